@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "schoolict",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "SubmissionWorker", targets: ["SubmissionWorker"]),
+        .executable(name: "AllocationWorker", targets: ["AllocationWorker"]),
+        .executable(name: "NotificationWorker", targets: ["NotificationWorker"]),
+        .executable(name: "schoolict", targets: ["SchoolICTCLI"]),
+        .executable(name: "schoolict-bench", targets: ["Benchmarks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CAMQP",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CPostgres",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "Shared",
+            dependencies: [
+                "CAMQP",
+                "CPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Migrations/SQL")]
+        ),
+        .executableTarget(name: "SubmissionWorker", dependencies: ["Shared"]),
+        .executableTarget(name: "AllocationWorker", dependencies: ["Shared"]),
+        .executableTarget(name: "NotificationWorker", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "SchoolICTCLI",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
+            name: "Benchmarks",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
+        .testTarget(name: "SubmissionWorkerTests", dependencies: ["Shared"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

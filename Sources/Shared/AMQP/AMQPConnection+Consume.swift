@@ -1,0 +1,115 @@
+import CAMQP
+import Foundation
+
+extension AMQPConnection {
+    /// Starts a consumer with manual acknowledgements and `prefetch` unacknowledged deliveries at most.
+    public func startConsuming(queue: String, prefetch: UInt16) throws(AMQPError) {
+        let state = try liveState()
+        amqp_basic_qos(state, channel, 0, prefetch, 0)
+        try check(amqp_get_rpc_reply(state), "basic.qos")
+        let reply = queue.withCString { q in
+            amqp_basic_consume(state, channel, camqp_bytes(q), camqp_empty_bytes(), 0, 0, 0, camqp_empty_table())
+        }
+        try check(amqp_get_rpc_reply(state), "basic.consume \(queue)")
+        // The reply lives in the connection's pool: copy the tag out now.
+        consumerTag = reply?.pointee.consumer_tag.string
+    }
+
+    /// The next delivery, or `nil` when none arrives within `timeout`.
+    public func nextDelivery(timeout: Duration) throws(AMQPError) -> AMQPDelivery? {
+        let state = try liveState()
+        amqp_maybe_release_buffers(state)
+        var envelope = amqp_envelope_t()
+        var wait = timeval(timeout)
+        let reply = amqp_consume_message(state, &envelope, &wait, 0)
+        if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
+            if reply.library_error == AMQP_STATUS_TIMEOUT.rawValue { return nil }
+            if reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue {
+                try handleNonDeliveryFrame(state)
+                return nil
+            }
+        }
+        try check(reply, "basic.consume")
+        defer { amqp_destroy_envelope(&envelope) }
+        let properties = envelope.message.properties
+        let flags = properties._flags
+        return AMQPDelivery(
+            deliveryTag: envelope.delivery_tag,
+            redelivered: envelope.redelivered != 0,
+            exchange: envelope.exchange.string,
+            routingKey: envelope.routing_key.string,
+            messageID: flags & CAMQP_PROPS_MESSAGE_ID != 0 ? properties.message_id.string : nil,
+            correlationID: flags & CAMQP_PROPS_CORRELATION_ID != 0 ? properties.correlation_id.string : nil,
+            contentType: flags & CAMQP_PROPS_CONTENT_TYPE != 0 ? properties.content_type.string : nil,
+            deliveryCount: flags & CAMQP_PROPS_HEADERS != 0 ? Self.deliveryCount(in: properties.headers) : 0,
+            body: envelope.message.body.byteArray
+        )
+    }
+
+    /// A frame other than a delivery arrived: a closed channel or a cancelled consumer ends consuming.
+    private func handleNonDeliveryFrame(_ state: amqp_connection_state_t) throws(AMQPError) {
+        var frame = amqp_frame_t()
+        let status = amqp_simple_wait_frame(state, &frame)
+        try checkStatus(status, "reading a frame")
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else { return }
+        let method = frame.payload.method
+        switch method.id {
+        case CAMQP_CHANNEL_CLOSE_METHOD, CAMQP_CONNECTION_CLOSE_METHOD:
+            isBroken = true
+            throw Self.serverError(method: method, context: "consuming")
+        case CAMQP_BASIC_CANCEL_METHOD:
+            isBroken = true
+            throw AMQPError(code: .serverClosed, message: "the broker cancelled the consumer (queue deleted?)")
+        default:
+            return
+        }
+    }
+
+    /// Acknowledges one delivery, or with `multiple` every delivery up to and including `deliveryTag`.
+    public func ack(_ deliveryTag: UInt64, multiple: Bool = false) throws(AMQPError) {
+        let state = try liveState()
+        try checkStatus(amqp_basic_ack(state, channel, deliveryTag, multiple ? 1 : 0), "basic.ack")
+    }
+
+    /// Rejects one delivery; without `requeue` the broker dead-letters it.
+    public func reject(_ deliveryTag: UInt64, requeue: Bool) throws(AMQPError) {
+        let state = try liveState()
+        try checkStatus(amqp_basic_reject(state, channel, deliveryTag, requeue ? 1 : 0), "basic.reject")
+    }
+
+    /// Cancels the consumer and waits for the broker's `cancel-ok`, so that acks sent before are
+    /// processed before the channel closes (closing at once lost acks on quorum queues).
+    ///
+    /// Deliveries that arrive meanwhile are returned: the caller must not ack them; closing requeues them.
+    public func cancelConsuming(timeout: Duration = .seconds(5)) throws(AMQPError) {
+        let state = try liveState()
+        guard let tag = consumerTag else { return }
+        consumerTag = nil
+        tag.withCString { t in
+            _ = amqp_basic_cancel(state, channel, camqp_bytes(t))
+        }
+        try check(amqp_get_rpc_reply(state), "basic.cancel")
+    }
+
+    /// Reads `x-delivery-count` (set by quorum queues on redelivery) from a headers table.
+    static func deliveryCount(in table: amqp_table_t) -> Int {
+        guard table.num_entries > 0, let entries = table.entries else { return 0 }
+        for index in 0..<Int(table.num_entries) {
+            let entry = entries[index]
+            guard entry.key.string == "x-delivery-count" else { continue }
+            let value = entry.value
+            switch UInt32(value.kind) {
+            case AMQP_FIELD_KIND_I8.rawValue: return Int(value.value.i8)
+            case AMQP_FIELD_KIND_U8.rawValue: return Int(value.value.u8)
+            case AMQP_FIELD_KIND_I16.rawValue: return Int(value.value.i16)
+            case AMQP_FIELD_KIND_U16.rawValue: return Int(value.value.u16)
+            case AMQP_FIELD_KIND_I32.rawValue: return Int(value.value.i32)
+            case AMQP_FIELD_KIND_U32.rawValue: return Int(value.value.u32)
+            case AMQP_FIELD_KIND_I64.rawValue: return Int(value.value.i64)
+            case AMQP_FIELD_KIND_U64.rawValue: return Int(clamping: value.value.u64)
+            default: return 0
+            }
+        }
+        return 0
+    }
+}
