@@ -83,3 +83,33 @@ extension AMQPConnection {
         }
     }
 }
+
+extension AMQPConnection {
+    /// Messages ready and consumers of an existing queue (a passive `queue.declare`).
+    public func queueDepth(_ name: String) throws(AMQPError) -> (messages: Int, consumers: Int) {
+        let state = try liveState()
+        let reply = name.withCString { namePointer in
+            amqp_queue_declare(state, channel, camqp_bytes(namePointer), 1, 0, 0, 0, camqp_empty_table())
+        }
+        try check(amqp_get_rpc_reply(state), "queue.declare (passive) \(name)")
+        guard let reply else { return (0, 0) }
+        return (Int(reply.pointee.message_count), Int(reply.pointee.consumer_count))
+    }
+}
+
+extension AMQPConnection {
+    /// Declares a server-named, exclusive, auto-delete queue bound to `exchange` with each key, for a tool
+    /// that watches events while it runs. Returns the queue's name.
+    public func declareTemporaryQueue(bindingTo exchange: String, routingKeys: [String]) throws(AMQPError) -> String {
+        let state = try liveState()
+        let reply = amqp_queue_declare(state, channel, camqp_empty_bytes(), 0, 0, 1, 1, camqp_empty_table())
+        try check(amqp_get_rpc_reply(state), "queue.declare (temporary)")
+        guard let name = reply?.pointee.queue.string, !name.isEmpty else {
+            throw AMQPError(code: .library, message: "the broker named no queue")
+        }
+        for key in routingKeys {
+            try bindQueue(name, exchange: exchange, routingKey: key)
+        }
+        return name
+    }
+}

@@ -11,7 +11,7 @@ public final class AMQPConnection {
     var state: amqp_connection_state_t?
     let channel: amqp_channel_t = 1
     /// Set when the library or the server reported a failure that leaves the connection unusable.
-    public private(set) var isBroken = false
+    public internal(set) var isBroken = false
 
     var confirmsEnabled = false
     var nextPublishTag: UInt64 = 1

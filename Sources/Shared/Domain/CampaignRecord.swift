@@ -1,0 +1,49 @@
+import Foundation
+
+/// A campaign as the database knows it (`campaign.upsert`), with its current deadline.
+public struct CampaignRecord: Sendable, Equatable {
+    public var campaign: String
+    public var kind: CampaignKind
+    public var title: String
+    public var opensAt: Date
+    public var deadline: Date
+    public var timezone: String
+    public var staffEmails: [String]
+    public var reminderDays: [Int]
+    public var handoverDays: Int
+    public var priority: [StudentCategory]
+    public var regions: [String]?
+    public var levels: [SchoolLevel]?
+
+    public init(campaign: String, kind: CampaignKind, title: String, opensAt: Date, deadline: Date,
+                timezone: String, staffEmails: [String] = [], reminderDays: [Int] = [7, 3, 1], handoverDays: Int = 1,
+                priority: [StudentCategory] = StudentCategory.allCases, regions: [String]? = nil,
+                levels: [SchoolLevel]? = nil) {
+        self.campaign = campaign
+        self.kind = kind
+        self.title = title
+        self.opensAt = opensAt
+        self.deadline = deadline
+        self.timezone = timezone
+        self.staffEmails = staffEmails
+        self.reminderDays = reminderDays
+        self.handoverDays = handoverDays
+        self.priority = priority
+        self.regions = regions
+        self.levels = levels
+    }
+
+    public init(_ upsert: CampaignUpsert) {
+        self.init(campaign: upsert.campaign, kind: upsert.kind, title: upsert.title, opensAt: upsert.opensAt,
+                  deadline: upsert.deadline, timezone: upsert.timezone, staffEmails: upsert.staffEmails,
+                  reminderDays: upsert.reminderDays, handoverDays: upsert.handoverDays, priority: upsert.priority,
+                  regions: upsert.regions, levels: upsert.levels)
+    }
+
+    /// Whether the campaign's `regions` and `levels` take this school in.
+    public func concerns(_ school: SchoolRecord) -> Bool {
+        if let regions, !regions.contains(school.region) { return false }
+        if let levels, !levels.contains(school.level) { return false }
+        return true
+    }
+}

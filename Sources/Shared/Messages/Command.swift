@@ -1,0 +1,172 @@
+import Foundation
+
+public struct SchoolUpsert: Sendable, Equatable {
+    public var schoolCode: String
+    public var name: String
+    public var level: SchoolLevel
+    public var region: String
+    public var officialEmail: String
+    public var language: Language
+    public var students: Int?
+}
+
+public struct CampaignUpsert: Sendable, Equatable {
+    public var campaign: String
+    public var kind: CampaignKind
+    public var title: String
+    public var opensAt: Date
+    public var deadline: Date
+    public var timezone: String
+    public var staffEmails: [String]
+    public var reminderDays: [Int]
+    public var handoverDays: Int
+    public var priority: [StudentCategory]
+    public var regions: [String]?
+    public var levels: [SchoolLevel]?
+}
+
+public struct AllocationRunCommand: Sendable, Equatable {
+    public var campaign: String
+    public var region: String?
+    public var schoolCode: String?
+}
+
+public struct ProcurementPlanCommand: Sendable, Equatable {
+    public var campaign: String
+    public var targetStudentsPerComputer: Double
+}
+
+/// A decoded operator command.
+public enum Command: Sendable, Equatable {
+    case schoolUpsert(SchoolUpsert)
+    case campaignUpsert(CampaignUpsert)
+    case allocationRun(AllocationRunCommand)
+    case procurementPlan(ProcurementPlanCommand)
+
+    public var key: CommandKey {
+        switch self {
+        case .schoolUpsert: .schoolUpsert
+        case .campaignUpsert: .campaignUpsert
+        case .allocationRun: .allocationRun
+        case .procurementPlan: .procurementPlan
+        }
+    }
+
+    /// The campaign the outcome names, if any.
+    public var campaign: String? {
+        switch self {
+        case .schoolUpsert: nil
+        case .campaignUpsert(let command): command.campaign
+        case .allocationRun(let command): command.campaign
+        case .procurementPlan(let command): command.campaign
+        }
+    }
+
+    public var schoolCode: String? {
+        switch self {
+        case .schoolUpsert(let command): command.schoolCode
+        case .allocationRun(let command): command.schoolCode
+        default: nil
+        }
+    }
+
+    /// Checks a command's shape and rules, reporting every problem found.
+    public static func decode(key: CommandKey, from object: [String: JSONValue]) -> Result<Command, FieldErrors> {
+        var reader = FieldReader()
+        let command: Command?
+        switch key {
+        case .schoolUpsert:
+            let code = reader.identifier(object, "school_code")
+            let name = reader.string(object, "name")
+            let level = reader.choice(object, "level", as: SchoolLevel.self)
+            let region = reader.string(object, "region", maxLength: 100)
+            let email = reader.email(object, "official_email")
+            let language = reader.choice(object, "language", as: Language.self)
+            let students = reader.integer(object, "students", required: false, range: 0...1_000_000)
+            if let code, let name, let level, let region, let email, let language {
+                command = .schoolUpsert(SchoolUpsert(schoolCode: code, name: name, level: level, region: region,
+                                                     officialEmail: email, language: language, students: students))
+            } else {
+                command = nil
+            }
+        case .campaignUpsert:
+            command = decodeCampaign(object, &reader).map { .campaignUpsert($0) }
+        case .allocationRun:
+            let campaign = reader.identifier(object, "campaign")
+            let region = reader.string(object, "region", required: false, maxLength: 100)
+            let school = reader.identifier(object, "school_code", required: false)
+            command = campaign.map { .allocationRun(AllocationRunCommand(campaign: $0, region: region, schoolCode: school)) }
+        case .procurementPlan:
+            let campaign = reader.identifier(object, "campaign")
+            let target = reader.number(object, "target_students_per_computer", above: 0, atMost: 10_000)
+            if let campaign, let target {
+                command = .procurementPlan(ProcurementPlanCommand(campaign: campaign, targetStudentsPerComputer: target))
+            } else {
+                command = nil
+            }
+        }
+        guard reader.errors.isEmpty, let command else { return .failure(FieldErrors(reader.errors)) }
+        return .success(command)
+    }
+
+    private static func decodeCampaign(_ object: [String: JSONValue], _ reader: inout FieldReader) -> CampaignUpsert? {
+        let campaign = reader.identifier(object, "campaign")
+        let kind = reader.choice(object, "kind", as: CampaignKind.self)
+        let title = reader.string(object, "title", maxLength: 300)
+        let opensAt = reader.timestamp(object, "opens_at")
+        let deadline = reader.timestamp(object, "deadline")
+        let timezone = reader.string(object, "timezone", maxLength: 64)
+        if let timezone, TimeZone(identifier: timezone) == nil {
+            reader.fail("timezone", "must be an IANA time zone name, e.g. Europe/Athens")
+        }
+        if let opensAt, let deadline, deadline.date <= opensAt.date {
+            reader.fail("deadline", "must be after opens_at")
+        }
+        var staff: [String] = []
+        for (index, address) in (reader.stringArray(object, "staff_emails", required: false) ?? []).enumerated() {
+            if FieldReader.isEmail(address) { staff.append(address.lowercased()) }
+            else { reader.fail("staff_emails[\(index)]", "must be an e-mail address") }
+        }
+        var reminderDays: [Int] = [7, 3, 1]
+        if let elements = reader.array(object, "reminder_days", required: false, maxCount: 60) {
+            reminderDays = []
+            for (index, element) in elements.enumerated() {
+                guard case .number(let value) = element, value.rounded() == value, (0...365).contains(value) else {
+                    reader.fail("reminder_days[\(index)]", "must be a whole number of days from 0 to 365")
+                    continue
+                }
+                reminderDays.append(Int(value))
+            }
+            reminderDays = Array(Set(reminderDays)).sorted(by: >)
+        }
+        let handoverDays = reader.integer(object, "handover_days", required: false, range: 0...365) ?? 1
+        var priority = StudentCategory.allCases
+        if let names = reader.stringArray(object, "priority", required: false, maxCount: 10) {
+            let parsed = names.compactMap(StudentCategory.init(rawValue:))
+            if parsed.count != names.count || Set(parsed).count != parsed.count || parsed.isEmpty {
+                reader.fail("priority", "must list distinct categories from: "
+                            + StudentCategory.allCases.map(\.rawValue).joined(separator: ", "))
+            } else {
+                // Categories left out rank after the listed ones, in the contract's order.
+                priority = parsed + StudentCategory.allCases.filter { !parsed.contains($0) }
+            }
+        }
+        let regions = reader.stringArray(object, "regions", required: false)
+        var levels: [SchoolLevel]? = nil
+        if let names = reader.stringArray(object, "levels", required: false, maxCount: 3) {
+            let parsed = names.compactMap(SchoolLevel.init(rawValue:))
+            if parsed.count != names.count {
+                reader.fail("levels", "must list levels from: primary, lower_secondary, secondary")
+            } else {
+                levels = parsed
+            }
+        }
+        guard let campaign, let kind, let title, let opensAt, let deadline, let timezone, reader.errors.isEmpty else {
+            return nil
+        }
+        return CampaignUpsert(campaign: campaign, kind: kind, title: title, opensAt: opensAt.date,
+                              deadline: deadline.date, timezone: timezone, staffEmails: staff,
+                              reminderDays: reminderDays, handoverDays: handoverDays, priority: priority,
+                              regions: regions.flatMap { $0.isEmpty ? nil : $0 }, levels: levels.flatMap { $0.isEmpty ? nil : $0 })
+    }
+}

@@ -1,0 +1,185 @@
+/// Reads typed fields out of a JSON object, collecting every problem as a `FieldError`.
+///
+/// Error messages name the field and the rule, never the value.
+struct FieldReader {
+    private(set) var errors: [FieldError] = []
+
+    mutating func fail(_ field: String, _ message: String, code: RejectionCode = .invalidField) {
+        errors.append(FieldError(code, field: field, message))
+    }
+
+    private static func path(_ prefix: String, _ key: String) -> String {
+        prefix.isEmpty ? key : "\(prefix).\(key)"
+    }
+
+    /// The value at `key`; reports `is required` when absent or null and `required`.
+    private mutating func value(_ object: [String: JSONValue], _ key: String, _ prefix: String,
+                                required: Bool) -> JSONValue? {
+        switch object[key] {
+        case nil, .null?:
+            if required { fail(Self.path(prefix, key), "is required") }
+            return nil
+        case let value?:
+            return value
+        }
+    }
+
+    mutating func string(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                         required: Bool = true, maxLength: Int = 200) -> String? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .string(let text) = value else {
+            fail(Self.path(prefix, key), "must be a string, not \(value.typeName)")
+            return nil
+        }
+        let trimmed = text.trimmingWhitespace()
+        if trimmed.isEmpty {
+            if required { fail(Self.path(prefix, key), "must not be empty") }
+            return nil
+        }
+        if trimmed.unicodeScalars.count > maxLength {
+            fail(Self.path(prefix, key), "must be at most \(maxLength) characters")
+            return nil
+        }
+        return trimmed
+    }
+
+    /// A code-like identifier (school code, campaign, student ref, serial): printable, no spaces.
+    mutating func identifier(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                             required: Bool = true) -> String? {
+        guard let text = string(object, key, in: prefix, required: required, maxLength: 100) else { return nil }
+        guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+            fail(Self.path(prefix, key), "must not contain spaces or control characters")
+            return nil
+        }
+        return text
+    }
+
+    mutating func email(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                        required: Bool = true) -> String? {
+        guard let text = string(object, key, in: prefix, required: required, maxLength: 254) else { return nil }
+        guard Self.isEmail(text) else {
+            fail(Self.path(prefix, key), "must be an e-mail address")
+            return nil
+        }
+        return text.lowercased()
+    }
+
+    static func isEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
+              !parts[1].hasSuffix(".") else { return false }
+        return text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0 != "<" && $0 != ">" && $0 != "," }
+    }
+
+    mutating func integer(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                          required: Bool = true, range: ClosedRange<Int>) -> Int? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .number(let number) = value, number.rounded() == number, abs(number) < 1e15 else {
+            fail(Self.path(prefix, key), "must be a whole number")
+            return nil
+        }
+        let integer = Int(number)
+        guard range.contains(integer) else {
+            fail(Self.path(prefix, key), "must be from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return integer
+    }
+
+    mutating func number(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                         required: Bool = true, above lowerBound: Double, atMost upperBound: Double) -> Double? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .number(let number) = value else {
+            fail(Self.path(prefix, key), "must be a number")
+            return nil
+        }
+        guard number > lowerBound, number <= upperBound else {
+            fail(Self.path(prefix, key), "must be greater than \(lowerBound) and at most \(upperBound)")
+            return nil
+        }
+        return number
+    }
+
+    mutating func timestamp(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                            required: Bool = true) -> ParsedTimestamp? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .string(let text) = value, let parsed = ISO8601.parse(text) else {
+            fail(Self.path(prefix, key), "must be an ISO 8601 time with an offset, e.g. 2022-01-14T09:30:00+02:00")
+            return nil
+        }
+        return parsed
+    }
+
+    mutating func choice<Choice: RawRepresentable & CaseIterable>(
+        _ object: [String: JSONValue], _ key: String, in prefix: String = "", required: Bool = true,
+        as type: Choice.Type = Choice.self
+    ) -> Choice? where Choice.RawValue == String {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .string(let text) = value, let choice = Choice(rawValue: text) else {
+            let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            fail(Self.path(prefix, key), "must be one of: \(allowed)")
+            return nil
+        }
+        return choice
+    }
+
+    mutating func array(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                        required: Bool = true, maxCount: Int = 10_000) -> [JSONValue]? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .array(let elements) = value else {
+            fail(Self.path(prefix, key), "must be an array")
+            return nil
+        }
+        guard elements.count <= maxCount else {
+            fail(Self.path(prefix, key), "must have at most \(maxCount) entries")
+            return nil
+        }
+        return elements
+    }
+
+    mutating func object(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                         required: Bool = true) -> [String: JSONValue]? {
+        guard let value = value(object, key, prefix, required: required) else { return nil }
+        guard case .object(let fields) = value else {
+            fail(Self.path(prefix, key), "must be an object")
+            return nil
+        }
+        return fields
+    }
+
+    /// An element of an array that must be an object.
+    mutating func element(_ value: JSONValue, at path: String) -> [String: JSONValue]? {
+        guard case .object(let fields) = value else {
+            fail(path, "must be an object")
+            return nil
+        }
+        return fields
+    }
+
+    mutating func stringArray(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                              required: Bool = true, maxCount: Int = 1000) -> [String]? {
+        guard let elements = array(object, key, in: prefix, required: required, maxCount: maxCount) else { return nil }
+        var result: [String] = []
+        result.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            guard case .string(let text) = element, !text.trimmingWhitespace().isEmpty else {
+                fail("\(Self.path(prefix, key))[\(index)]", "must be a non-empty string")
+                continue
+            }
+            result.append(text.trimmingWhitespace())
+        }
+        return result
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        guard let first = unicodeScalars.first, let last = unicodeScalars.last,
+              first.properties.isWhitespace || last.properties.isWhitespace else { return self }
+        let scalars = unicodeScalars.drop(while: { $0.properties.isWhitespace })
+        let trimmed = scalars.reversed().drop(while: { $0.properties.isWhitespace }).reversed()
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: trimmed)
+        return String(result)
+    }
+}

@@ -1,0 +1,73 @@
+/// A delivery on a worker's queue, classified: a submission, a command, or something rejected outright.
+public enum IncomingMessage: Sendable {
+    case submission(id: String, Submission)
+    case command(id: String, Command)
+    /// Not processable: the outcome says why.
+    case invalid(Outcome)
+
+    public var messageID: String {
+        switch self {
+        case .submission(let id, _), .command(let id, _): id
+        case .invalid(let outcome): outcome.messageID
+        }
+    }
+
+    /// Classifies and decodes a delivery. Never throws: every failure becomes a rejection outcome.
+    ///
+    /// The message type comes from the exchange and routing key: submissions on `schools.submissions`
+    /// (key = type), commands on `schools.commands` (key = command).
+    public static func classify(exchange: String, routingKey: String, messageID rawID: String?,
+                                body: [UInt8]) -> IncomingMessage {
+        let subject: Outcome.Subject
+        var submissionType: SubmissionType? = nil
+        var commandKey: CommandKey? = nil
+        if exchange == Topology.Exchange.commands, let key = CommandKey(rawValue: routingKey) {
+            subject = .command(key.rawValue)
+            commandKey = key
+        } else if exchange != Topology.Exchange.commands, let type = SubmissionType(rawValue: routingKey) {
+            subject = .submission(type.rawValue)
+            submissionType = type
+        } else {
+            subject = exchange == Topology.Exchange.commands ? .command("unknown") : .submission("unknown")
+        }
+
+        // A missing id gets one derived from the body, so the same body always gets the same outcome.
+        let trimmedID = rawID?.trimmingWhitespace() ?? ""
+        let id = trimmedID.isEmpty ? "sha256-" + SHA256.hex(body) : String(trimmedID.prefix(200))
+
+        let object: [String: JSONValue]
+        do {
+            guard case .object(let fields) = try JSONParser.parse(body) else {
+                return .invalid(.rejected(id, subject, [FieldError(.malformed, field: "", "the body must be a JSON object")]))
+            }
+            object = fields
+        } catch {
+            return .invalid(.rejected(id, subject, [FieldError(.malformed, field: "",
+                                                              "the body is not valid JSON (\(error.reason) at byte \(error.offset))")]))
+        }
+        let campaign = object["campaign"]?.stringValue
+        let school = object["school_code"]?.stringValue ?? object["target_school_code"]?.stringValue
+
+        if trimmedID.isEmpty {
+            return .invalid(.rejected(id, subject, campaign: campaign, schoolCode: school,
+                                      [FieldError(.malformed, field: "message_id", "the AMQP message_id property is required")]))
+        }
+        if let submissionType {
+            switch Submission.decode(type: submissionType, from: object) {
+            case .success(let submission): return .submission(id: id, submission)
+            case .failure(let failure):
+                return .invalid(.rejected(id, subject, campaign: campaign, schoolCode: school, failure.errors))
+            }
+        }
+        if let commandKey {
+            switch Command.decode(key: commandKey, from: object) {
+            case .success(let command): return .command(id: id, command)
+            case .failure(let failure):
+                return .invalid(.rejected(id, subject, campaign: campaign, schoolCode: school, failure.errors))
+            }
+        }
+        return .invalid(.rejected(id, subject, campaign: campaign, schoolCode: school,
+                                  [FieldError(.unknownType, field: "routing_key",
+                                              "no message type is published with this routing key on \(exchange)")]))
+    }
+}

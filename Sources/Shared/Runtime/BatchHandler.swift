@@ -1,0 +1,23 @@
+/// What a worker does with a batch of deliveries, on the consumer's own thread and connections.
+public protocol BatchHandler: AnyObject {
+    /// Processes deliveries (in one or more transactions) and returns what to publish and how to settle them.
+    ///
+    /// Throw only for failures that may pass (a lost database connection): the loop then retries the same
+    /// batch after reconnecting, with nothing acknowledged.
+    func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult
+}
+
+/// The result of a batch: events to publish (with confirms) before the deliveries are acknowledged.
+public struct BatchResult: Sendable {
+    public var publish: [AMQPMessage]
+    /// Deliveries to dead-letter (`basic.reject` without requeue) instead of acknowledging.
+    public var deadLetter: Set<UInt64>
+    /// Counts by outcome label for metrics (`accepted`, `rejected`, `duplicate`, …).
+    public var counts: [String: Int]
+
+    public init(publish: [AMQPMessage] = [], deadLetter: Set<UInt64> = [], counts: [String: Int] = [:]) {
+        self.publish = publish
+        self.deadLetter = deadLetter
+        self.counts = counts
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// A queue consumer as a swift-service-lifecycle `Service`.
+///
+/// The blocking rabbitmq-c and libpq calls run on a thread of their own (not the concurrency pool), with
+/// connections confined to it. Graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`) stops taking new
+/// deliveries, finishes and acknowledges the batch in flight, cancels the consumer and closes.
+public struct ConsumerService: Service {
+    public struct Settings: Sendable {
+        public var queue: String
+        public var batchSize: Int
+        public var prefetch: Int
+        /// A delivery seen this many times is dead-lettered unprocessed (a poison message).
+        public var maximumDeliveries: Int
+
+        public init(queue: String, batchSize: Int, prefetch: Int, maximumDeliveries: Int = 5) {
+            self.queue = queue
+            self.batchSize = batchSize
+            self.prefetch = prefetch
+            self.maximumDeliveries = maximumDeliveries
+        }
+    }
+
+    private let configuration: Configuration
+    private let settings: Settings
+    private let makeHandler: @Sendable () -> any BatchHandler
+    private let logger: Logger
+
+    public init(configuration: Configuration, settings: Settings, logger: Logger,
+                makeHandler: @escaping @Sendable () -> any BatchHandler) {
+        self.configuration = configuration
+        self.settings = settings
+        self.makeHandler = makeHandler
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let stop = StopSignal()
+        let configuration = configuration
+        let settings = settings
+        let makeHandler = makeHandler
+        let logger = logger
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let thread = Thread {
+                    let loop = ConsumerLoop(configuration: configuration, settings: settings,
+                                            handler: makeHandler(), stop: stop, logger: logger)
+                    loop.run()
+                    continuation.resume()
+                }
+                thread.name = "consumer-\(settings.queue)"
+                thread.start()
+            }
+        } onGracefulShutdown: {
+            logger.info("graceful shutdown: finishing the batch in flight")
+            stop.stop()
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The common start of every worker: configuration, logging and metrics bootstrapped once, then the
+/// worker's services under a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT.
+public enum WorkerMain {
+    /// Runs until a signal stops it. Exits with status 78 (EX_CONFIG) on a configuration error.
+    public static func run(name: String, services makeServices: @Sendable (Configuration, Logger) throws -> [any Service]) async {
+        let configuration: Configuration
+        do {
+            configuration = try Configuration()
+        } catch {
+            FileHandle.standardError.write(Data("\(name): \(error)\n".utf8))
+            exit(78)
+        }
+        _ = LogSetup.bootstrap(configuration)
+        let registry = MetricsSetup.bootstrap()
+        let logger = Logger(label: "schoolict.\(name)")
+        logger.info("starting", metadata: ["config": "\(configuration.redactedDescription)"])
+        do {
+            var services = try makeServices(configuration, logger)
+            if let port = configuration.metricsPort, port > 0 {
+                services.append(MetricsServer(registry: registry, port: port, logger: logger))
+            }
+            let group = ServiceGroup(configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+            try await group.run()
+        } catch {
+            logger.critical("stopped by an error", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// The transactional outbox: events are stored in the same transaction as the effects that caused them.
+public enum Outbox {
+    /// Stores events; an event whose `message_id` is already stored is left as it was.
+    public static func store(_ messages: [AMQPMessage], needsRelay: Bool = false,
+                             database: PostgresConnection) throws(PostgresError) {
+        guard !messages.isEmpty else { return }
+        try database.query("""
+            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay)
+            SELECT m, e, r, c, b, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(m, e, r, c, b)
+            ON CONFLICT (message_id) DO NOTHING
+            """, [messages.map(\.messageID), messages.map(\.exchange), messages.map(\.routingKey),
+                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, needsRelay])
+    }
+
+    /// The stored events with these message ids.
+    public static func load(messageIDs: [String], database: PostgresConnection) throws(PostgresError) -> [String: AMQPMessage] {
+        guard !messageIDs.isEmpty else { return [:] }
+        var result: [String: AMQPMessage] = [:]
+        for row in try database.query("""
+            SELECT message_id, exchange, routing_key, correlation_id, body FROM outbox WHERE message_id = ANY($1::text[])
+            """, [messageIDs]) {
+            let message = AMQPMessage(exchange: try row.string(1), routingKey: try row.string(2),
+                                      messageID: try row.string(0), correlationID: try row.optionalString(3),
+                                      body: Array(try row.string(4).utf8))
+            result[message.messageID] = message
+        }
+        return result
+    }
+
+    /// Claims the message ids not processed before; the rest are duplicates.
+    public static func claim(messageIDs: [String], queue: String,
+                             database: PostgresConnection) throws(PostgresError) -> Set<String> {
+        guard !messageIDs.isEmpty else { return [] }
+        var fresh = Set<String>()
+        for row in try database.query("""
+            INSERT INTO processed_messages (message_id, queue) SELECT unnest($1::text[]), $2
+            ON CONFLICT (message_id) DO NOTHING RETURNING message_id
+            """, [messageIDs, queue]) {
+            fresh.insert(try row.string(0))
+        }
+        return fresh
+    }
+}

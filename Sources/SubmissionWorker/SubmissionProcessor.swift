@@ -1,0 +1,177 @@
+import Foundation
+import Logging
+import Shared
+
+/// Processes batches from the `submissions` queue: decide, store the effects, the idempotency record and
+/// the outcomes in one transaction, then let the consumer loop publish and acknowledge.
+final class SubmissionProcessor: BatchHandler {
+    static let queue = Topology.QueueName.submissions
+
+    private let clock: SchoolClock
+    private let logger: Logger
+
+    init(clock: SchoolClock, logger: Logger) {
+        self.clock = clock
+        self.logger = logger
+    }
+
+    func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
+        let messages = deliveries.map { delivery in
+            IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
+                                     messageID: delivery.messageID, body: delivery.body)
+        }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try database.transaction { database in
+                    try process(messages, deliveries: deliveries, database: database)
+                }
+            } catch let error as PostgresError where error.isConnectionError {
+                throw error
+            } catch let error as PostgresError where error.isSerializationFailure && attempt < 4 {
+                logger.info("batch hit a deadlock or serialization failure, retrying",
+                            metadata: ["db.sqlstate": "\(error.sqlState ?? "")"])
+                continue
+            } catch let error as PostgresError where deliveries.count > 1 {
+                // A concurrent worker may have stored a conflicting serial or donation between our checks
+                // and our writes: process one by one, so each message is decided on committed data and
+                // one bad message does not fail the others.
+                logger.warning("batch failed, processing its messages one by one",
+                               metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "batch.size": "\(deliveries.count)"])
+                return try handleOneByOne(deliveries, database: database)
+            } catch let error as PostgresError {
+                return try giveUp(on: deliveries[0], message: messages[0], error: error, database: database)
+            }
+        }
+    }
+
+    private func handleOneByOne(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
+        var result = BatchResult()
+        for delivery in deliveries {
+            let single = try handle([delivery], database: database)
+            result.publish += single.publish
+            result.deadLetter.formUnion(single.deadLetter)
+            result.counts.merge(single.counts, uniquingKeysWith: +)
+        }
+        return result
+    }
+
+    /// A message that fails on its own: its outcome says so and the broker keeps it in `submissions.dead`
+    /// for an operator; it is not recorded as processed, so a replay after a fix takes effect.
+    private func giveUp(on delivery: AMQPDelivery, message: IncomingMessage, error: PostgresError,
+                        database: PostgresConnection) throws -> BatchResult {
+        logger.error("message failed on its own; dead-lettering it",
+                     metadata: ["submission.id": "\(message.messageID)", "db.sqlstate": "\(error.sqlState ?? "")",
+                                "db.constraint": "\(error.constraint ?? "")"])
+        let outcome = Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
+                                       [FieldError(.processingFailed, field: "",
+                                                   "the message could not be stored; it is kept for an operator")])
+        return BatchResult(publish: [outcome.message], deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
+    }
+
+    private func subject(of message: IncomingMessage, delivery: AMQPDelivery) -> Outcome.Subject {
+        switch message {
+        case .submission(_, let submission): .submission(submission.type.rawValue)
+        case .command(_, let command): .command(command.key.rawValue)
+        case .invalid(let outcome): outcome.subject
+        }
+    }
+
+    /// Runs inside the batch transaction.
+    private func process(_ messages: [IncomingMessage], deliveries: [AMQPDelivery],
+                         database: PostgresConnection) throws -> BatchResult {
+        // Claim every distinct message id once (sorted, so concurrent workers lock in the same order).
+        var firstIndex: [String: Int] = [:]
+        for (index, message) in messages.enumerated() where firstIndex[message.messageID] == nil {
+            firstIndex[message.messageID] = index
+        }
+        let fresh = try Outbox.claim(messageIDs: firstIndex.keys.sorted(), queue: Self.queue, database: database)
+
+        var outcomes: [String: Outcome] = [:]
+        var segment: [(id: String, submission: Submission)] = []
+        var invalid: [Outcome] = []
+        func flush() throws {
+            for outcome in try decideSegment(segment, database: database) { outcomes[outcome.messageID] = outcome }
+            segment.removeAll()
+        }
+        for (index, message) in messages.enumerated() where firstIndex[message.messageID] == index && fresh.contains(message.messageID) {
+            switch message {
+            case .submission(let id, let submission):
+                segment.append((id, submission))
+            case .invalid(let outcome):
+                invalid.append(outcome)
+            case .command(let id, let command):
+                // Registry changes apply in queue order: decide what came before them first.
+                try flush()
+                outcomes[id] = try apply(command, id: id, database: database)
+            }
+        }
+        try flush()
+        for outcome in invalid { outcomes[outcome.messageID] = outcome }
+
+        let freshMessages = outcomes.values.sorted { firstIndex[$0.messageID]! < firstIndex[$1.messageID]! }.map(\.message)
+        try Outbox.store(freshMessages, database: database)
+
+        // Duplicates (earlier deliveries, or the same id twice in this batch) publish the stored outcome again.
+        let duplicateIDs = Set(messages.map(\.messageID)).subtracting(fresh)
+        let stored = try Outbox.load(messageIDs: duplicateIDs.map { "outcome-" + $0 }, database: database)
+        var publish: [AMQPMessage] = []
+        var counts: [String: Int] = [:]
+        var published = Set<String>()
+        for (index, message) in messages.enumerated() {
+            let id = message.messageID
+            if let outcome = outcomes[id], firstIndex[id] == index {
+                publish.append(outcome.message)
+                counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
+            } else {
+                counts["duplicate", default: 0] += 1
+                let outcomeID = "outcome-" + id
+                if let message = outcomes[id]?.message ?? stored[outcomeID], published.insert(outcomeID).inserted {
+                    publish.append(message)
+                }
+            }
+        }
+        return BatchResult(publish: publish, counts: counts)
+    }
+
+    private func decideSegment(_ segment: [(id: String, submission: Submission)],
+                               database: PostgresConnection) throws -> [Outcome] {
+        guard !segment.isEmpty else { return [] }
+        var context = try SubmissionStore.loadContext(for: segment.map(\.submission), now: clock.now(), database: database)
+        var effects = SubmissionEffects()
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(segment.count)
+        for (id, submission) in segment {
+            let decision = SubmissionRules.decide(submission, in: context)
+            let result: Outcome.Result
+            switch decision {
+            case .accepted(let status, let summary):
+                effects.add(submission, id: id, status: status, context: &context)
+                result = .accepted(status: status, summary: summary)
+            case .rejected(let errors):
+                result = .rejected(errors)
+            }
+            outcomes.append(Outcome(messageID: id, subject: .submission(submission.type.rawValue),
+                                    campaign: submission.header.campaign, schoolCode: submission.schoolCode,
+                                    result: result))
+        }
+        try SubmissionStore.write(effects, database: database)
+        return outcomes
+    }
+
+    private func apply(_ command: Command, id: String, database: PostgresConnection) throws -> Outcome {
+        let summary: JSONValue
+        switch command {
+        case .schoolUpsert(let upsert):
+            summary = try CommandStore.apply(upsert, database: database)
+        case .campaignUpsert(let upsert):
+            summary = try CommandStore.apply(upsert, database: database)
+        case .allocationRun, .procurementPlan:
+            return .rejected(id, .command(command.key.rawValue), campaign: command.campaign,
+                             [FieldError(.unknownType, field: "routing_key", "this command belongs to the allocations queue")])
+        }
+        return Outcome(messageID: id, subject: .command(command.key.rawValue), campaign: command.campaign,
+                       schoolCode: command.schoolCode, result: .accepted(status: .onTime, summary: summary))
+    }
+}
