@@ -1,0 +1,217 @@
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+import Testing
+
+@testable import Shared
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+@Suite("MetricsServer")
+struct MetricsServerTests {
+    private static var quietLogger: Logger {
+        var logger = Logger(label: "schoolict.tests.metrics")
+        logger.logLevel = .error
+        return logger
+    }
+
+    @Test("bootstrap is idempotent and returns one registry")
+    func bootstrapOnce() {
+        #expect(MetricsSetup.bootstrap() === MetricsSetup.bootstrap())
+    }
+
+    @Test("serves /metrics and /healthz, answers 404, 405 and 431, survives bad clients, shuts down")
+    func servesUntilShutdown() async throws {
+        let registry = MetricsSetup.bootstrap()
+        let counter = Counter(label: "schoolict_tests_scrapes_total", dimensions: [("queue", "submissions")])
+        counter.increment(by: 3)
+
+        let server = MetricsServer(registry: registry, host: "127.0.0.1", port: 0, logger: Self.quietLogger)
+        let group = ServiceGroup(services: [server], logger: Self.quietLogger)
+
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let port = try await server.listeningPort()
+            #expect(port > 0)
+            #expect(server.boundPort == port)
+
+            let metrics = try RawHTTP.exchange(port: port, request: "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(metrics.status == 200)
+            #expect(metrics.head.contains("Content-Type: text/plain; version=0.0.4"))
+            #expect(metrics.head.contains("Connection: close"))
+            #expect(metrics.body.contains(#"schoolict_tests_scrapes_total{queue="submissions"} 3"#))
+
+            counter.increment()
+            let again = try RawHTTP.exchange(port: port, request: "GET /metrics?x=1 HTTP/1.0\r\n\r\n")
+            #expect(again.body.contains(#"schoolict_tests_scrapes_total{queue="submissions"} 4"#))
+
+            let health = try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            #expect(health.status == 200)
+            #expect(health.body == "ok")
+
+            let head = try RawHTTP.exchange(port: port, request: "HEAD /healthz HTTP/1.1\r\n\r\n")
+            #expect(head.status == 200)
+            #expect(head.body.isEmpty)
+
+            let missing = try RawHTTP.exchange(port: port, request: "GET /nope HTTP/1.1\r\n\r\n")
+            #expect(missing.status == 404)
+
+            let post = try RawHTTP.exchange(port: port, request: "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            #expect(post.status == 405)
+
+            let garbage = try RawHTTP.exchange(port: port, request: "hello\r\n\r\n")
+            #expect(garbage.status == 400)
+
+            let huge = "GET /metrics HTTP/1.1\r\nX-Filler: " + String(repeating: "a", count: 9000) + "\r\n\r\n"
+            let tooLarge = try RawHTTP.exchange(port: port, request: huge)
+            #expect(tooLarge.status == 431)
+
+            // A client that connects and leaves without a word, and one that sends half a request and hangs
+            // up, must not take the server down.
+            try RawHTTP.connectAndClose(port: port, sending: "")
+            try RawHTTP.connectAndClose(port: port, sending: "GET /met")
+            let afterBadClients = try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
+            #expect(afterBadClients.status == 200)
+
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(server.boundPort == nil)
+    }
+
+    @Test("a server run outside a service group stops on cancellation")
+    func stopsOnCancellation() async throws {
+        let server = MetricsServer(
+            registry: MetricsSetup.bootstrap(),
+            host: "127.0.0.1",
+            port: 0,
+            logger: Self.quietLogger
+        )
+        let task = Task { try await server.run() }
+        let port = try await server.listeningPort()
+        #expect(try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n").status == 200)
+        task.cancel()
+        _ = await task.result
+        #expect(server.boundPort == nil)
+        #expect(throws: (any Error).self) { try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n") }
+    }
+
+    @Test("an unusable host fails run() and listeningPort()")
+    func invalidHost() async {
+        let server = MetricsServer(
+            registry: MetricsSetup.bootstrap(),
+            host: "not-an-address",
+            port: 0,
+            logger: Self.quietLogger
+        )
+        await #expect(throws: MetricsServer.SocketError.self) { try await server.run() }
+        await #expect(throws: MetricsServer.SocketError.self) { try await server.listeningPort() }
+    }
+
+    @Test("a port in use is reported with errno")
+    func portInUse() async throws {
+        let first = MetricsServer(
+            registry: MetricsSetup.bootstrap(),
+            host: "127.0.0.1",
+            port: 0,
+            logger: Self.quietLogger
+        )
+        let task = Task { try await first.run() }
+        let port = try await first.listeningPort()
+        let second = MetricsServer(
+            registry: MetricsSetup.bootstrap(),
+            host: "127.0.0.1",
+            port: port,
+            logger: Self.quietLogger
+        )
+        let error = await #expect(throws: MetricsServer.SocketError.self) { try await second.run() }
+        #expect(error?.function == "bind")
+        #expect(error?.errnoCode == EADDRINUSE)
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+/// A minimal blocking HTTP client over a raw socket (FoundationNetworking may be missing).
+private enum RawHTTP {
+    struct Response {
+        var status: Int
+        var head: String
+        var body: String
+    }
+
+    struct Failure: Error {
+        var function: String
+        var code: Int32
+    }
+
+    static func exchange(port: Int, request: String) throws -> Response {
+        let descriptor = try connect(port: port)
+        defer { _ = close(descriptor) }
+        try sendAll(descriptor, Array(request.utf8))
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            if count < 0 { throw Failure(function: "recv", code: errno) }
+            if count == 0 { break }
+            received.append(contentsOf: buffer[..<count])
+        }
+        let text = String(decoding: received, as: UTF8.self)
+        guard let split = text.range(of: "\r\n\r\n") else { throw Failure(function: "parse", code: 0) }
+        let head = String(text[..<split.lowerBound])
+        let statusField = head.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        guard let status = statusField else { throw Failure(function: "parse", code: 0) }
+        return Response(status: status, head: head, body: String(text[split.upperBound...]))
+    }
+
+    static func connectAndClose(port: Int, sending text: String) throws {
+        let descriptor = try connect(port: port)
+        if !text.isEmpty { try sendAll(descriptor, Array(text.utf8)) }
+        _ = close(descriptor)
+    }
+
+    private static func connect(port: Int) throws -> Int32 {
+        #if canImport(Darwin)
+            let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #else
+            let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #endif
+        guard descriptor >= 0 else { throw Failure(function: "socket", code: errno) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            let code = errno
+            _ = close(descriptor)
+            throw Failure(function: "connect", code: code)
+        }
+        return descriptor
+    }
+
+    private static func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes {
+                send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
+            if sent < 0 { throw Failure(function: "send", code: errno) }
+            offset += sent
+        }
+    }
+}
