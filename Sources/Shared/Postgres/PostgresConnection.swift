@@ -11,7 +11,7 @@ import Foundation
 /// so values come back in one text form.
 public final class PostgresConnection {
     private var handle: OpaquePointer?
-    /// Open `transaction` calls on this connection; inner ones use savepoints.
+    /// Open `transaction` calls on this connection, to give nested savepoints distinct names.
     private var transactionDepth = 0
 
     /// COPY data is sent in chunks of about this size: big enough that the per-call overhead
@@ -126,9 +126,8 @@ public final class PostgresConnection {
     /// If `body` swallowed a failed statement, PostgreSQL has already aborted the transaction;
     /// it is rolled back and this throws SQLSTATE `25P02` instead of committing.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let handle = try openHandle()
         // Nest on the session's real state, so a transaction begun with plain SQL is respected too.
-        let nested = PQtransactionStatus(handle) != PQTRANS_IDLE
+        let nested = try PQtransactionStatus(openHandle()) != PQTRANS_IDLE
         let savepoint = nested ? "schoolict_savepoint_\(transactionDepth)" : nil
         try execute(savepoint.map { "SAVEPOINT \($0)" } ?? "BEGIN")
         transactionDepth += 1
@@ -143,7 +142,8 @@ public final class PostgresConnection {
             try? execute(rollback)
             throw error
         }
-        if PQtransactionStatus(handle) == PQTRANS_INERROR {
+        // Read the handle again: the body may have closed the connection.
+        if let handle, PQtransactionStatus(handle) == PQTRANS_INERROR {
             try? execute(rollback)
             throw PostgresError(
                 code: .queryFailed,
