@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Shared
+import Synchronization
+
+/// Publishes N `equipment_inventory` messages of 10 items each to a running SubmissionWorker and measures
+/// its sustained throughput (publish of the first to outcome of the last), the end-to-end latency
+/// (publish → outcome event) and the worker's peak RSS.
+struct SubmissionBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submissions")
+
+    @Option(help: "Messages to publish.") var count = 50_000
+    @Option(help: "Schools to spread them over.") var schools = 1_000
+    @Option(help: "PID of the SubmissionWorker, for its peak RSS.") var workerPid: Int32?
+    @Option(help: "Publish rate limit in msg/s (0 = as fast as the broker confirms).") var rate = 0
+
+    func run() throws {
+        let configuration = try Configuration()
+        let url = try AMQPURL(parsing: configuration.amqpURL)
+        let setup = try AMQPConnection(url: url)
+        try setup.declare(.contract)
+        try setup.enableConfirms()
+        let runID = String(UUID().uuidString.prefix(8)).lowercased()
+
+        // Registry: one campaign and the schools, through the worker itself.
+        let campaign = "bench-\(runID)"
+        var registry: [AMQPMessage] = []
+        let campaignBody: JSONValue = [
+            "campaign": .string(campaign), "kind": "equipment_inventory", "title": "Benchmark inventory",
+            "opens_at": "2022-01-01T00:00:00+02:00", "deadline": "2022-12-31T23:59:59+02:00",
+            "timezone": "Europe/Athens", "staff_emails": ["bench@minedu.invalid"],
+        ]
+        registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "campaign.upsert",
+                                    messageID: "\(campaign)-campaign", body: campaignBody.serialized()))
+        for index in 0..<schools {
+            let code = "B\(runID)-\(index)"
+            let body: JSONValue = [
+                "school_code": .string(code), "name": .string("Bench school \(index)"), "level": "secondary",
+                "region": .string("Region \(index % 13)"), "official_email": .string("s\(index)@bench.invalid"),
+                "language": "el", "students": .int(200 + index % 300),
+            ]
+            registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "school.upsert",
+                                        messageID: "\(code)-upsert", body: body.serialized()))
+        }
+
+        let watcher = try AMQPConnection(url: url)
+        let outcomes = try watcher.declareTemporaryQueue(bindingTo: Topology.Exchange.events,
+                                                         routingKeys: ["submission.#", "command.#"])
+        try watcher.startConsuming(queue: outcomes, prefetch: 2_000)
+        try setup.publishConfirmed(registry)
+        var pending = Set(registry.map(\.messageID))
+        let registryDeadline = Date().addingTimeInterval(120)
+        while !pending.isEmpty, Date() < registryDeadline {
+            guard let delivery = try watcher.nextDelivery(timeout: .milliseconds(500)) else { continue }
+            if let id = delivery.correlationID { pending.remove(id) }
+            try watcher.ack(delivery.deliveryTag)
+        }
+        guard pending.isEmpty else { throw ValidationError("the worker did not register the schools in time") }
+        print("registered \(schools) schools and campaign \(campaign)")
+
+        // The messages, built before timing starts.
+        let messages: [AMQPMessage] = (0..<count).map { index in
+            let school = index % schools
+            let items: [JSONValue] = (0..<10).map { line in
+                [
+                    "category": .string(EquipmentCategory.allCases[(index + line) % EquipmentCategory.allCases.count].rawValue),
+                    "quantity": .int(1 + (index + line) % 30), "acquired_year": .int(2010 + line),
+                    "condition": .string(line % 4 == 3 ? "faulty" : "working"),
+                ]
+            }
+            let body: JSONValue = [
+                "campaign": .string(campaign), "school_code": .string("B\(runID)-\(school)"),
+                "submitted_by": .string("s\(school)@bench.invalid"), "submitted_at": "2022-03-01T10:00:00+02:00",
+                "procedure": .string(index % 5 == 0 ? "inventory" : "insert"), "items": .array(items),
+            ]
+            return AMQPMessage(exchange: Topology.Exchange.submissions, routingKey: "equipment_inventory",
+                               messageID: "\(campaign)-\(index)", body: body.serialized())
+        }
+        let averageSize = messages.reduce(0) { $0 + $1.body.count } / max(1, messages.count)
+
+        // Publisher on its own thread; this thread collects outcomes.
+        let publishTimes = Mutex<[Double]>(Array(repeating: 0, count: count))
+        let publishDone = Mutex<Double?>(nil)
+        let origin = ContinuousClock.now
+        @Sendable func elapsed() -> Double {
+            let (seconds, attoseconds) = (ContinuousClock.now - origin).components
+            return Double(seconds) + Double(attoseconds) / 1e18
+        }
+        let rate = rate
+        let publisher = Thread {
+            do {
+                let connection = try AMQPConnection(url: url)
+                try connection.enableConfirms()
+                let window = 200
+                var index = 0
+                while index < messages.count {
+                    let end = min(messages.count, index + window)
+                    let now = elapsed()
+                    publishTimes.withLock { times in for i in index..<end { times[i] = now } }
+                    for i in index..<end { try connection.publish(messages[i]) }
+                    try connection.waitForConfirms()
+                    index = end
+                    if rate > 0 {
+                        let due = Double(index) / Double(rate)
+                        if due > elapsed() { Thread.sleep(forTimeInterval: due - elapsed()) }
+                    }
+                }
+                publishDone.withLock { $0 = elapsed() }
+                connection.close()
+            } catch {
+                print("publisher failed: \(error)")
+                publishDone.withLock { $0 = -1 }
+            }
+        }
+        publisher.start()
+
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        var seen = Set<Int>()
+        var accepted = 0
+        var lastOutcome = 0.0
+        let prefix = "\(campaign)-"
+        var idle = 0
+        while seen.count < count, idle < 60 {
+            guard let delivery = try watcher.nextDelivery(timeout: .seconds(1)) else {
+                idle += 1
+                continue
+            }
+            idle = 0
+            let now = elapsed()
+            try watcher.ack(delivery.deliveryTag)
+            guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
+                  seen.insert(index).inserted else { continue }
+            if delivery.routingKey.hasPrefix("submission.accepted") { accepted += 1 }
+            latencies.append(now - publishTimes.withLock { $0[index] })
+            lastOutcome = now
+        }
+        let published = publishDone.withLock { $0 } ?? .nan
+        watcher.close()
+        setup.close()
+        latencies.sort()
+        let throughput = Double(seen.count) / lastOutcome
+        print("""
+            submissions benchmark: \(count) equipment_inventory messages x 10 items (\(averageSize) bytes each), \(schools) schools
+              outcomes received      \(seen.count) (\(accepted) accepted)
+              publish finished at    \(String(format: "%.2f", published)) s (\(String(format: "%.0f", Double(count) / published)) msg/s with confirms)
+              last outcome at        \(String(format: "%.2f", lastOutcome)) s
+              worker throughput      \(String(format: "%.0f", throughput)) msg/s (first publish to last outcome)
+              latency p50 / p99      \(String(format: "%.1f", percentile(latencies, 50) * 1000)) ms / \(String(format: "%.1f", percentile(latencies, 99) * 1000)) ms
+              worker peak RSS        \(workerPid.flatMap { peakRSS(pid: $0) }.map { String(format: "%.1f MiB", $0) } ?? "n/a (pass --worker-pid)")
+              benchmark peak RSS     \(peakRSS().map { String(format: "%.1f MiB", $0) } ?? "n/a")
+            """)
+        if seen.count < count { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Usage: scripts/bench.sh submissions [COUNT]
+#
+# Runs a benchmark against the project's local servers (scripts/servers.sh start) in a scratch RabbitMQ
+# vhost and a scratch database, with release builds, and prints its figures.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+what="${1:-submissions}"
+count="${2:-50000}"
+
+scripts/servers.sh start >/dev/null
+# shellcheck disable=SC1091
+source .data/env.sh
+echo "building release binaries..."
+swift build -c release --product SubmissionWorker >/dev/null
+swift build -c release --product schoolict-bench >/dev/null
+bin="$(swift build -c release --show-bin-path)"
+
+vhost="schoolict-bench"
+db="schoolict_bench"
+curl -fsS -u guest:guest -X DELETE "$RABBITMQ_MGMT_URL/api/vhosts/$vhost" >/dev/null 2>&1 || true
+curl -fsS -u guest:guest -X PUT "$RABBITMQ_MGMT_URL/api/vhosts/$vhost" >/dev/null
+curl -fsS -u guest:guest -X PUT -H 'content-type: application/json' \
+    -d '{"configure":".*","write":".*","read":".*"}' "$RABBITMQ_MGMT_URL/api/permissions/$vhost/guest" >/dev/null
+admin_url="${DATABASE_URL%/*}/postgres"
+psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+
+export AMQP_URL="${AMQP_URL%/*}/$vhost"
+export DATABASE_URL="${DATABASE_URL%/*}/$db"
+export LOG_LEVEL=warning
+
+worker_pid=""
+cleanup() {
+    [[ -n "$worker_pid" ]] && kill "$worker_pid" 2>/dev/null && wait "$worker_pid" 2>/dev/null || true
+    curl -fsS -u guest:guest -X DELETE "$RABBITMQ_MGMT_URL/api/vhosts/$vhost" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+case "$what" in
+submissions)
+    "$bin/SubmissionWorker" 2>.data/logs/bench-submission-worker.log &
+    worker_pid=$!
+    sleep 1
+    "$bin/schoolict-bench" submissions --count "$count" --worker-pid "$worker_pid"
+    psql -qtA "$DATABASE_URL" -c "SELECT 'database: ' || count(*) || ' submissions, ' || (SELECT count(*) FROM equipment_items) || ' equipment lines' FROM submissions"
+    ;;
+*)
+    echo "unknown benchmark: $what (submissions)" >&2
+    exit 2
+    ;;
+esac
