@@ -29,11 +29,17 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(
             name: "Shared",
             dependencies: [
                 "CAMQP",
                 "CPostgres",
+                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -43,7 +49,10 @@ let package = Package(
         ),
         .executableTarget(name: "SubmissionWorker", dependencies: ["Shared"]),
         .executableTarget(name: "AllocationWorker", dependencies: ["Shared"]),
-        .executableTarget(name: "NotificationWorker", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "NotificationWorker",
+            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "SchoolICTCLI",
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -55,6 +64,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["Shared"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
+        .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared"]),
     ],
     swiftLanguageModes: [.v6]
 )
