@@ -28,7 +28,7 @@ psql -q "$admin_url" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 
 export AMQP_URL="${AMQP_URL%/*}/$vhost"
 export DATABASE_URL="${DATABASE_URL%/*}/$db"
-export LOG_LEVEL=warning
+export LOG_LEVEL="${BENCH_LOG_LEVEL:-warning}"
 
 worker_pid=""
 cleanup() {

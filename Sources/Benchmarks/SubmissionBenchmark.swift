@@ -77,6 +77,7 @@ struct SubmissionBenchmark: ParsableCommand {
                                messageID: "\(campaign)-\(index)", body: body.serialized())
         }
         let averageSize = messages.reduce(0) { $0 + $1.body.count } / max(1, messages.count)
+        let workerCPUBefore = workerPid.flatMap { cpuSeconds(pid: $0) }
 
         // Publisher on its own thread; this thread collects outcomes.
         let publishTimes = Mutex<[Double]>(Array(repeating: 0, count: count))
@@ -136,6 +137,7 @@ struct SubmissionBenchmark: ParsableCommand {
             lastOutcome = now
         }
         let published = publishDone.withLock { $0 } ?? .nan
+        let workerCPU = workerPid.flatMap { pid in workerCPUBefore.flatMap { before in cpuSeconds(pid: pid).map { $0 - before } } }
         watcher.close()
         setup.close()
         latencies.sort()
@@ -147,6 +149,7 @@ struct SubmissionBenchmark: ParsableCommand {
               last outcome at        \(String(format: "%.2f", lastOutcome)) s
               worker throughput      \(String(format: "%.0f", throughput)) msg/s (first publish to last outcome)
               latency p50 / p99      \(String(format: "%.1f", percentile(latencies, 50) * 1000)) ms / \(String(format: "%.1f", percentile(latencies, 99) * 1000)) ms
+              worker CPU time        \(workerCPU.map { String(format: "%.2f s (%.0f%% of one core while running; %.0f µs per message)", $0, 100 * $0 / lastOutcome, 1e6 * $0 / Double(count)) } ?? "n/a")
               worker peak RSS        \(workerPid.flatMap { peakRSS(pid: $0) }.map { String(format: "%.1f MiB", $0) } ?? "n/a (pass --worker-pid)")
               benchmark peak RSS     \(peakRSS().map { String(format: "%.1f MiB", $0) } ?? "n/a")
             """)

@@ -16,9 +16,17 @@ final class SubmissionProcessor: BatchHandler {
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
+        let started = ContinuousClock.now
         let messages = deliveries.map { delivery in
             IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
                                      messageID: delivery.messageID, body: delivery.body)
+        }
+        let decoded = ContinuousClock.now
+        defer {
+            logger.debug("batch processed", metadata: [
+                "batch.size": "\(deliveries.count)", "batch.decode_ms": "\((decoded - started).milliseconds)",
+                "batch.database_ms": "\((ContinuousClock.now - decoded).milliseconds)",
+            ])
         }
         var attempt = 0
         while true {

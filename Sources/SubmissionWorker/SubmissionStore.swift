@@ -95,13 +95,14 @@ enum SubmissionStore {
         }
         let items = effects.items.values.flatMap { $0 }
         if !items.isEmpty {
-            try database.query("""
-                INSERT INTO equipment_items (submission_id, line_no, campaign, school_code, category, quantity,
-                                             acquired_year, condition)
-                SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::text[])
-                """, [items.map(\.submissionID), items.map(\.lineNo), items.map(\.campaign), items.map(\.schoolCode),
-                      items.map(\.item.category.rawValue), items.map(\.item.quantity), items.map(\.item.acquiredYear),
-                      items.map(\.item.condition.rawValue)])
+            // COPY: the hot path (ten lines per inventory), about twice as fast as INSERT … unnest.
+            _ = try database.copyIn("""
+                COPY equipment_items (submission_id, line_no, campaign, school_code, category, quantity, acquired_year,
+                                      condition) FROM STDIN
+                """, rows: items.lazy.map { row in
+                [row.submissionID, String(row.lineNo), row.campaign, row.schoolCode, row.item.category.rawValue,
+                 String(row.item.quantity), String(row.item.acquiredYear), row.item.condition.rawValue]
+            })
             let serialRows = items.flatMap { row in (row.item.serialNumbers ?? []).map { (row, $0) } }
             if !serialRows.isEmpty {
                 try database.query("""

@@ -5,6 +5,14 @@ public protocol BatchHandler: AnyObject {
     /// Throw only for failures that may pass (a lost database connection): the loop then retries the same
     /// batch after reconnecting, with nothing acknowledged.
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult
+
+    /// Called about once a second while no delivery arrives: a chance to publish what an outbox relay
+    /// holds. The default does nothing.
+    func idle(database: PostgresConnection) throws -> BatchResult
+}
+
+extension BatchHandler {
+    public func idle(database: PostgresConnection) throws -> BatchResult { BatchResult() }
 }
 
 /// The result of a batch: events to publish (with confirms) before the deliveries are acknowledged.
@@ -14,10 +22,14 @@ public struct BatchResult: Sendable {
     public var deadLetter: Set<UInt64>
     /// Counts by outcome label for metrics (`accepted`, `rejected`, `duplicate`, …).
     public var counts: [String: Int]
+    /// Outbox rows (relayed events) to mark published once the broker has confirmed them.
+    public var relayedOutboxIDs: [Int]
 
-    public init(publish: [AMQPMessage] = [], deadLetter: Set<UInt64> = [], counts: [String: Int] = [:]) {
+    public init(publish: [AMQPMessage] = [], deadLetter: Set<UInt64> = [], counts: [String: Int] = [:],
+                relayedOutboxIDs: [Int] = []) {
         self.publish = publish
         self.deadLetter = deadLetter
         self.counts = counts
+        self.relayedOutboxIDs = relayedOutboxIDs
     }
 }

@@ -111,6 +111,7 @@ final class ConsumerLoop {
             reportQueueDepth(publisher)
             guard let first = try consumer.nextDelivery(timeout: .milliseconds(200)) else {
                 try publisher.serviceHeartbeat()
+                try idleIfDue()
                 continue
             }
             var batch = [first]
@@ -143,6 +144,25 @@ final class ConsumerLoop {
         for suspect in suspects { try processAndSettle([suspect]) }
     }
 
+    private var lastIdle = ContinuousClock.now
+
+    /// About once a second without deliveries, lets the handler relay its outbox.
+    private func idleIfDue() throws {
+        guard ContinuousClock.now - lastIdle > .seconds(1), let publisher else { return }
+        lastIdle = .now
+        try connectDatabase()
+        let result = try handler.idle(database: database!)
+        try settle(result, publisher: publisher)
+    }
+
+    /// Publishes a result's events with confirms, then records relayed outbox rows as published.
+    private func settle(_ result: BatchResult, publisher: AMQPConnection) throws {
+        try publisher.publishConfirmed(result.publish)
+        if !result.relayedOutboxIDs.isEmpty {
+            try Outbox.markPublished(result.relayedOutboxIDs, database: database!)
+        }
+    }
+
     private func processAndSettle(_ batch: [AMQPDelivery]) throws {
         let started = ContinuousClock.now
         let result: BatchResult
@@ -156,7 +176,10 @@ final class ConsumerLoop {
             throw error
         }
         guard let consumer, let publisher else { return }
-        try publisher.publishConfirmed(result.publish)
+        let publishing = ContinuousClock.now
+        try settle(result, publisher: publisher)
+        logger.debug("batch settled", metadata: ["batch.size": "\(batch.count)",
+                                                 "batch.publish_ms": "\((ContinuousClock.now - publishing).milliseconds)"])
         for tag in result.deadLetter.sorted() {
             try consumer.reject(tag, requeue: false)
         }
@@ -190,6 +213,9 @@ final class ConsumerLoop {
 }
 
 extension Duration {
+    /// Whole milliseconds, for log metadata.
+    public var milliseconds: Int64 { nanoseconds / 1_000_000 }
+
     var nanoseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000

@@ -76,8 +76,10 @@ CREATE TABLE submissions (
 CREATE INDEX submissions_school ON submissions (campaign, school_code, status);
 
 -- A school's equipment record in a campaign: `insert` adds lines, `inventory` replaces them all.
+-- Lines are written in the same transaction as their submission; there is no foreign key to
+-- `submissions` because checking one per line costs more than the hot path can afford.
 CREATE TABLE equipment_items (
-    submission_id   text NOT NULL REFERENCES submissions,
+    submission_id   text NOT NULL,
     line_no         integer NOT NULL,
     campaign        text NOT NULL,
     school_code     text NOT NULL,

@@ -1,0 +1,189 @@
+import Foundation
+import Logging
+import Shared
+
+/// Processes the `allocations` queue: `allocation.run` and `procurement.plan` commands, and the accepted
+/// donations and needs reports that trigger runs. A batch's triggers coalesce into one run per campaign.
+final class AllocationProcessor: BatchHandler {
+    static let queue = Topology.QueueName.allocations
+
+    private let clock: SchoolClock
+    private let logger: Logger
+    private var lastDeadlineCheck = Date.distantPast
+
+    init(clock: SchoolClock, logger: Logger) {
+        self.clock = clock
+        self.logger = logger
+    }
+
+    func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
+        var commands: [(id: String, message: IncomingMessage)] = []
+        var triggered = Set<String>()
+        var seenIDs = Set<String>()
+        for delivery in deliveries {
+            if delivery.exchange == Topology.Exchange.events {
+                // Accepted donations and needs reports: a run for their campaign (their own outcome is published).
+                if let body = try? JSONParser.parse(delivery.body), let campaign = body["campaign"]?.stringValue {
+                    triggered.insert(campaign)
+                }
+                continue
+            }
+            let message = IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
+                                                   messageID: delivery.messageID, body: delivery.body)
+            if seenIDs.insert(message.messageID).inserted { commands.append((message.messageID, message)) }
+        }
+        return try database.transaction { database in
+            try process(commands: commands, triggered: triggered, database: database)
+        }
+    }
+
+    /// Relays events left unpublished by a crash, and starts the first run of a campaign whose needs-report
+    /// deadline has passed (events before the deadline do not allocate: a student reported later but on time
+    /// could outrank one served early, and allocations are never moved).
+    func idle(database: PostgresConnection) throws -> BatchResult {
+        var result = BatchResult()
+        if Date().timeIntervalSince(lastDeadlineCheck) > 10 {
+            lastDeadlineCheck = Date()
+            let due = try database.query("""
+                SELECT c.campaign FROM campaigns c WHERE c.kind = 'device_support' AND c.deadline < $1
+                AND NOT EXISTS (SELECT 1 FROM allocation_runs r WHERE r.campaign = c.campaign AND r.trigger = 'deadline'
+                                AND r.started_at >= c.updated_at)
+                """, [clock.now()]).map { row throws(PostgresError) in try row.string(0) }
+            for campaign in due {
+                let run = try database.transaction { database in
+                    try self.run(campaign: campaign, trigger: "deadline", database: database)
+                }
+                result.publish += run.publish
+                result.relayedOutboxIDs += run.relayedOutboxIDs
+            }
+        }
+        let pending = try database.transaction { database in try Outbox.pendingRelay(database: database) }
+        result.publish += pending.map(\.message)
+        result.relayedOutboxIDs += pending.map(\.id)
+        return result
+    }
+
+    private func run(campaign: String, trigger: String, database: PostgresConnection) throws -> BatchResult {
+        guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else {
+            return BatchResult()
+        }
+        let result = try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID())
+            .perform(trigger: trigger, triggerMessageID: nil, database: database)
+        logger.info("allocation run", metadata: ["allocation.run_id": "\(result.runID)", "allocation.campaign": "\(campaign)",
+                                                 "allocation.allocated": "\(result.figures.allocated)",
+                                                 "allocation.waiting": "\(result.figures.waiting)",
+                                                 "allocation.trigger": "\(trigger)"])
+        let events = result.events()
+        return BatchResult(publish: events, relayedOutboxIDs: try Outbox.storeForRelay(events, database: database))
+    }
+
+    static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
+
+    private func process(commands: [(id: String, message: IncomingMessage)], triggered: Set<String>,
+                         database: PostgresConnection) throws -> BatchResult {
+        let fresh = try Outbox.claim(messageIDs: commands.map(\.id).sorted(), queue: Self.queue, database: database)
+        var result = BatchResult()
+        var outcomes: [AMQPMessage] = []
+        var fullRunDone = Set<String>()
+        for (id, message) in commands where fresh.contains(id) {
+            let outcome: Outcome
+            switch message {
+            case .invalid(let rejected):
+                outcome = rejected
+            case .submission(_, let submission):
+                outcome = .rejected(id, .submission(submission.type.rawValue), campaign: submission.header.campaign,
+                                    [FieldError(.unknownType, field: "routing_key", "submissions go to the submissions queue")])
+            case .command(_, .allocationRun(let command)):
+                let (commandOutcome, events, ids) = try allocate(command, id: id, database: database)
+                outcome = commandOutcome
+                result.publish += events
+                result.relayedOutboxIDs += ids
+                if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
+            case .command(_, .procurementPlan(let command)):
+                let (planOutcome, events, ids) = try plan(command, id: id, database: database)
+                outcome = planOutcome
+                result.publish += events
+                result.relayedOutboxIDs += ids
+            case .command(_, let other):
+                outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
+                                    [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
+            }
+            outcomes.append(outcome.message)
+            result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
+        }
+        try Outbox.store(outcomes, database: database)
+        // Redelivered commands: their stored outcome again.
+        let duplicates = commands.map(\.id).filter { !fresh.contains($0) }
+        if !duplicates.isEmpty {
+            result.publish += try Outbox.load(messageIDs: duplicates.map { "outcome-" + $0 }, database: database).values
+            result.counts["duplicate", default: 0] += duplicates.count
+        }
+        result.publish = outcomes + result.publish
+
+        let now = clock.now()
+        for campaign in triggered.subtracting(fullRunDone).sorted() {
+            guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else { continue }
+            guard record.deadline < now else {
+                logger.debug("allocation waits for the needs-report deadline", metadata: ["allocation.campaign": "\(campaign)"])
+                continue
+            }
+            let run = try self.run(campaign: campaign, trigger: "event", database: database)
+            result.publish += run.publish
+            result.relayedOutboxIDs += run.relayedOutboxIDs
+            result.counts["triggered_run", default: 0] += 1
+        }
+        return result
+    }
+
+    private func allocate(_ command: AllocationRunCommand, id: String,
+                          database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [Int]) {
+        let subject = Outcome.Subject.command(CommandKey.allocationRun.rawValue)
+        guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
+            return (.rejected(id, subject, campaign: command.campaign,
+                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [], [])
+        }
+        guard campaign.kind == .deviceSupport else {
+            return (.rejected(id, subject, campaign: command.campaign,
+                              [FieldError(.wrongCampaignKind, field: "campaign", "allocation runs need a device_support campaign")]), [], [])
+        }
+        if let code = command.schoolCode, try database.schools([code])[code] == nil {
+            return (.rejected(id, subject, campaign: command.campaign, schoolCode: code,
+                              [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [], [])
+        }
+        let run = try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
+                                    runID: "run-" + id).perform(trigger: "command", triggerMessageID: id, database: database)
+        logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
+                                                 "allocation.allocated": "\(run.figures.allocated)",
+                                                 "allocation.waiting": "\(run.figures.waiting)"])
+        let events = run.events()
+        let ids = try Outbox.storeForRelay(events, database: database)
+        return (Outcome(messageID: id, subject: subject, campaign: command.campaign, schoolCode: command.schoolCode,
+                        result: .accepted(status: .onTime, summary: run.summary)), events, ids)
+    }
+
+    private func plan(_ command: ProcurementPlanCommand, id: String,
+                      database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [Int]) {
+        let subject = Outcome.Subject.command(CommandKey.procurementPlan.rawValue)
+        guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
+            return (.rejected(id, subject, campaign: command.campaign,
+                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [], [])
+        }
+        guard campaign.kind == .equipmentInventory else {
+            return (.rejected(id, subject, campaign: command.campaign,
+                              [FieldError(.wrongCampaignKind, field: "campaign", "procurement plans need an equipment_inventory campaign")]), [], [])
+        }
+        let plan = ProcurementPlan.compute(campaign: campaign.campaign, target: command.targetStudentsPerComputer,
+                                           schools: try ProcurementPlan.load(campaign, database: database))
+        let planID = "plan-" + id
+        try database.query("""
+            INSERT INTO procurement_plans (plan_id, campaign, target_students_per_computer, body) VALUES ($1, $2, $3, $4::jsonb)
+            """, [planID, campaign.campaign, command.targetStudentsPerComputer, plan.body.jsonString])
+        let event = AMQPMessage(exchange: Topology.Exchange.events, routingKey: "procurement.planned",
+                                messageID: "procurement-planned-\(id)", correlationID: id, body: plan.body.serialized())
+        let ids = try Outbox.storeForRelay([event], database: database)
+        var summary = plan.summary
+        if case .object(var fields) = summary { fields["plan_id"] = .string(planID); summary = .object(fields) }
+        return (Outcome(messageID: id, subject: subject, campaign: campaign.campaign, schoolCode: nil,
+                        result: .accepted(status: .onTime, summary: summary)), [event], ids)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import Shared
+
+/// One allocation run for a campaign (optionally a region or a school), inside the caller's transaction.
+struct AllocationRun {
+    struct Figures: Sendable, Equatable {
+        var eligible = 0
+        var lateOnly = 0
+        var devicesAvailable = 0
+        var poolDevices = 0
+        var targetedDevices = 0
+        var allocated = 0
+        var waiting = 0
+    }
+
+    struct Result: Sendable {
+        var runID: String
+        var campaign: String
+        var assignments: [Assignment]
+        var figures: Figures
+    }
+
+    let campaign: CampaignRecord
+    let scope: AllocationStore.Scope
+    let runID: String
+
+    /// Allocates what can be allocated. Takes the campaign's advisory lock first, so concurrent runs for the
+    /// same campaign see each other's committed allocations and never give a device or a student twice.
+    func perform(trigger: String, triggerMessageID: String?, database: PostgresConnection) throws -> Result {
+        try AllocationStore.lockCampaign(campaign.campaign, database: database)
+        try AllocationStore.insertRun(id: runID, campaign: campaign.campaign, scope: scope, trigger: trigger,
+                                      triggerMessageID: triggerMessageID, database: database)
+        let ranking = Ranking(priority: campaign.priority)
+        let devices = try AllocationStore.availableDevices(campaign: campaign.campaign, scope: scope, database: database)
+        var figures = Figures()
+        let before = try AllocationStore.counts(campaign: campaign.campaign, scope: scope, database: database)
+        figures.eligible = before.waiting
+        figures.lateOnly = before.lateOnly
+        figures.devicesAvailable = devices.count
+
+        var targetedBySchool: [String: Int] = [:]
+        for device in devices {
+            if let school = device.targetSchoolCode { targetedBySchool[school, default: 0] += 1 }
+        }
+        figures.targetedDevices = targetedBySchool.values.reduce(0, +)
+        figures.poolDevices = devices.count - figures.targetedDevices
+
+        // Only the students who can be reached: each school's best k for its k targeted devices, and the
+        // best (pool + targeted) overall, which holds the best `pool` students left after the targeted step.
+        var assignments: [Assignment] = []
+        if !devices.isEmpty, figures.eligible > 0 {
+            let targeted = try AllocationStore.targetedCandidates(campaign: campaign.campaign, scope: scope,
+                                                                  ranking: ranking, schools: targetedBySchool,
+                                                                  database: database)
+            let top = figures.poolDevices == 0 ? [] : try AllocationStore.topCandidates(
+                campaign: campaign.campaign, scope: scope, ranking: ranking,
+                limit: figures.poolDevices + targeted.count, database: database)
+            var seen = Set<Candidate>()
+            let candidates = (targeted + top).filter { seen.insert($0).inserted }
+            assignments = Allocator.assign(candidates: candidates, devices: devices, ranking: ranking)
+            try AllocationStore.insert(assignments, campaign: campaign.campaign, runID: runID, database: database)
+        }
+        figures.allocated = assignments.count
+        figures.waiting = figures.eligible - assignments.count
+        try AllocationStore.finishRun(id: runID, figures: figures, database: database)
+        return Result(runID: runID, campaign: campaign.campaign, assignments: assignments, figures: figures)
+    }
+}
+
+extension AllocationRun.Result {
+    /// `allocation.school` (one per school that received devices) and `allocation.completed`.
+    func events() -> [AMQPMessage] {
+        var bySchool: [String: [Assignment]] = [:]
+        for assignment in assignments { bySchool[assignment.schoolCode, default: []].append(assignment) }
+        var messages: [AMQPMessage] = bySchool.keys.sorted().map { school in
+            let body: JSONValue = [
+                "campaign": .string(campaign), "run_id": .string(runID), "school_code": .string(school),
+                "allocations": .array(bySchool[school]!.map { a in
+                    ["student_ref": .string(a.studentRef), "device_serial": .string(a.serial),
+                     "category": .string(a.category.rawValue), "rank": .int(a.rank), "rule": .string(a.rule.rawValue)]
+                }),
+            ]
+            return AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.school",
+                               messageID: "allocation-\(runID)-\(school)", correlationID: runID, body: body.serialized())
+        }
+        let completed: JSONValue = [
+            "campaign": .string(campaign), "run_id": .string(runID), "allocated": .int(figures.allocated),
+            "schools": .array(bySchool.keys.sorted().map { ["school_code": .string($0), "devices": .int(bySchool[$0]!.count)] }),
+            "waiting": .int(figures.waiting),
+            "eligible": .int(figures.eligible), "late_excluded": .int(figures.lateOnly),
+            "devices_available": .int(figures.devicesAvailable),
+            "devices_left": .int(figures.devicesAvailable - figures.allocated),
+        ]
+        messages.append(AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.completed",
+                                    messageID: "allocation-completed-\(runID)", correlationID: runID,
+                                    body: completed.serialized()))
+        return messages
+    }
+
+    var summary: JSONValue {
+        ["run_id": .string(runID), "allocated": .int(figures.allocated), "waiting": .int(figures.waiting),
+         "eligible": .int(figures.eligible), "late_excluded": .int(figures.lateOnly),
+         "devices_available": .int(figures.devicesAvailable)]
+    }
+}

@@ -1,0 +1,17 @@
+import Shared
+
+/// Allocates donated computers to the students who need them most, and plans procurement.
+@main
+enum AllocationWorker {
+    static func main() async {
+        await WorkerMain.run(name: "allocation-worker") { configuration, logger in
+            let clock = SchoolClock.from(configuration)
+            let settings = ConsumerService.Settings(queue: AllocationProcessor.queue,
+                                                    batchSize: configuration.batchSize,
+                                                    prefetch: configuration.prefetch)
+            return [ConsumerService(configuration: configuration, settings: settings, logger: logger) {
+                AllocationProcessor(clock: clock, logger: logger)
+            }]
+        }
+    }
+}
