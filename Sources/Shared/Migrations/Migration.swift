@@ -25,6 +25,7 @@ public struct Migration: Sendable, Hashable {
     public static let all: [Migration] = [
         embedded("0001_initial.sql", PackageResources._001_initial_sql),
         embedded("0002_notifications.sql", PackageResources._002_notifications_sql),
+        embedded("0003_allocation.sql", PackageResources._003_allocation_sql),
     ]
 
     /// Version and name from a file name like `0001_initial.sql`: digits, `_`, name, `.sql`.
