@@ -1,0 +1,71 @@
+import Foundation
+import Logging
+import Shared
+
+/// The scheduler thread: every `NOTIFY_INTERVAL_SECONDS` plans what is due on the school clock, and in between
+/// relays `notification.sent` events to the broker. Owns its database and broker connections.
+final class SchedulerLoop {
+    private let configuration: Configuration
+    private let settings: NotificationSettings
+    private let schoolNow: @Sendable () -> Date
+    private let stop: StopSignal
+    private let logger: Logger
+    private let planner: Planner
+    private let relay: OutboxRelay
+    private var database: PostgresConnection?
+    private var backoff = Backoff()
+
+    init(configuration: Configuration, settings: NotificationSettings, schoolNow: @escaping @Sendable () -> Date,
+         stop: StopSignal, logger: Logger) {
+        self.configuration = configuration
+        self.settings = settings
+        self.schoolNow = schoolNow
+        self.stop = stop
+        self.logger = logger
+        planner = Planner(messageIDDomain: NotificationKey.messageIDDomain(from: configuration.mailFrom), logger: logger)
+        relay = OutboxRelay(amqpURL: configuration.amqpURL, logger: logger)
+    }
+
+    func run() {
+        var nextPlan = ContinuousClock.now
+        while !stop.isStopped {
+            do {
+                let database = try connected()
+                if ContinuousClock.now >= nextPlan {
+                    let report = try planner.plan(at: schoolNow(), database: database)
+                    if report.planned > 0 {
+                        logger.debug("planning cycle", metadata: ["notification.planned": "\(report.planned)"])
+                    }
+                    nextPlan = ContinuousClock.now + .seconds(settings.planInterval)
+                }
+                let relayed = try relay.relay(database: database)
+                backoff.reset()
+                if relayed < OutboxRelay.batchLimit {
+                    relay.serviceHeartbeat()
+                    stop.sleep(seconds: min(0.25, settings.planInterval))
+                }
+            } catch {
+                logger.warning("scheduler cycle failed; retrying", metadata: ["error": "\(error)"])
+                if let database, !database.isAlive {
+                    database.close()
+                    self.database = nil
+                }
+                stop.sleep(seconds: backoff.next())
+            }
+        }
+        relay.close()
+        database?.close()
+        database = nil
+        logger.info("scheduler stopped")
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let database, database.isAlive { return database }
+        database?.close()
+        let connection = try PostgresConnection(url: configuration.databaseURL,
+                                                applicationName: "schoolict-notification-scheduler")
+        try Migrator.migrate(connection, logger: logger)
+        database = connection
+        return connection
+    }
+}
