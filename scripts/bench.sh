@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench.sh submissions [COUNT]
+#        scripts/bench.sh allocation [STUDENTS] [DEVICES]
 #
 # Runs a benchmark against the project's local servers (scripts/servers.sh start) in a scratch RabbitMQ
 # vhost and a scratch database, with release builds, and prints its figures.
@@ -14,6 +15,7 @@ scripts/servers.sh start >/dev/null
 source .data/env.sh
 echo "building release binaries..."
 swift build -c release --product SubmissionWorker >/dev/null
+swift build -c release --product AllocationWorker >/dev/null
 swift build -c release --product schoolict-bench >/dev/null
 bin="$(swift build -c release --show-bin-path)"
 
@@ -45,8 +47,15 @@ submissions)
     "$bin/schoolict-bench" submissions --count "$count" --worker-pid "$worker_pid"
     psql -qtA "$DATABASE_URL" -c "SELECT 'database: ' || count(*) || ' submissions, ' || (SELECT count(*) FROM equipment_items) || ' equipment lines' FROM submissions"
     ;;
+allocation)
+    # SCHOOLICT_NOW after the generated campaign's deadline; COUNT = eligible students.
+    SCHOOLICT_NOW=2021-12-01T08:00:00+07:00 "$bin/AllocationWorker" 2>.data/logs/bench-allocation-worker.log &
+    worker_pid=$!
+    sleep 1
+    "$bin/schoolict-bench" allocation --students "${2:-1000000}" --devices "${3:-200000}" --worker-pid "$worker_pid"
+    ;;
 *)
-    echo "unknown benchmark: $what (submissions)" >&2
+    echo "unknown benchmark: $what (submissions | allocation)" >&2
     exit 2
     ;;
 esac

@@ -46,18 +46,21 @@ struct AllocationRun {
         figures.targetedDevices = targetedBySchool.values.reduce(0, +)
         figures.poolDevices = devices.count - figures.targetedDevices
 
-        // Only the students who can be reached: each school's best k for its k targeted devices, and the
-        // best (pool + targeted) overall, which holds the best `pool` students left after the targeted step.
+        // Only the students who can be reached: the best (pool + targeted) waiting students overall hold
+        // the best `pool` left after the targeted step; a school whose best k for its k targeted devices are
+        // not all among them (rare: its students rank low) gets a query of its own.
         var assignments: [Assignment] = []
         if !devices.isEmpty, figures.eligible > 0 {
-            let targeted = try AllocationStore.targetedCandidates(campaign: campaign.campaign, scope: scope,
-                                                                  ranking: ranking, schools: targetedBySchool,
-                                                                  database: database)
-            let top = figures.poolDevices == 0 ? [] : try AllocationStore.topCandidates(
-                campaign: campaign.campaign, scope: scope, ranking: ranking,
-                limit: figures.poolDevices + targeted.count, database: database)
+            let limit = figures.poolDevices + figures.targetedDevices
+            let top = try AllocationStore.topCandidates(campaign: campaign.campaign, scope: scope, ranking: ranking,
+                                                        limit: limit, database: database)
+            var inTop: [String: Int] = [:]
+            for candidate in top { inTop[candidate.schoolCode, default: 0] += 1 }
+            let short = top.count < limit ? [:] : targetedBySchool.filter { school, wanted in (inTop[school] ?? 0) < wanted }
+            let extra = try AllocationStore.targetedCandidates(campaign: campaign.campaign, scope: scope, ranking: ranking,
+                                                               schools: short, database: database)
             var seen = Set<Candidate>()
-            let candidates = (targeted + top).filter { seen.insert($0).inserted }
+            let candidates = (top + extra).filter { seen.insert($0).inserted }
             assignments = Allocator.assign(candidates: candidates, devices: devices, ranking: ranking)
             try AllocationStore.insert(assignments, campaign: campaign.campaign, runID: runID, database: database)
         }

@@ -92,6 +92,15 @@ enum AllocationStore {
     /// Counts for the run's record: eligible waiting students in scope, and students reported late only.
     static func counts(campaign: String, scope: Scope,
                        database: PostgresConnection) throws(PostgresError) -> (waiting: Int, lateOnly: Int) {
+        if scope == .campaign {
+            // The whole campaign: no join to schools needed.
+            let students = try database.query("""
+                SELECT count(*) FILTER (WHERE first_on_time_at IS NOT NULL), count(*) FILTER (WHERE first_on_time_at IS NULL)
+                FROM students WHERE campaign = $1
+                """, [campaign])[0]
+            let allocated = try database.query("SELECT count(*) FROM allocations WHERE campaign = $1", [campaign])[0].int(0)
+            return (try students.int(0) - allocated, try students.int(1))
+        }
         let row = try database.query("""
             SELECT count(*) FILTER (WHERE s.first_on_time_at IS NOT NULL AND a.device_serial IS NULL),
                    count(*) FILTER (WHERE s.first_on_time_at IS NULL)
@@ -112,7 +121,7 @@ enum AllocationStore {
 
     static func finishRun(id: String, figures: AllocationRun.Figures, database: PostgresConnection) throws(PostgresError) {
         try database.query("""
-            UPDATE allocation_runs SET finished_at = now(), eligible = $2, late_excluded = $3, devices_available = $4,
+            UPDATE allocation_runs SET finished_at = clock_timestamp(), eligible = $2, late_excluded = $3, devices_available = $4,
                 allocated = $5, waiting = $6, pool_devices = $7, targeted_devices = $8
             WHERE run_id = $1
             """, [id, figures.eligible, figures.lateOnly, figures.devicesAvailable, figures.allocated, figures.waiting,
