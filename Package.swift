@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         .systemLibrary(
@@ -65,6 +66,10 @@ let package = Package(
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["Shared"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared"]),
+        .testTarget(
+            name: "AllocationWorkerTests",
+            dependencies: ["AllocationWorker", "Shared", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
