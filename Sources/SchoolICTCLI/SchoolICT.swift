@@ -10,7 +10,7 @@ struct SchoolICTCommand: AsyncParsableCommand {
         commandName: "schoolict",
         abstract: "Operate a schoolict deployment (reads AMQP_URL and DATABASE_URL like the workers).",
         subcommands: [Publish.self, ImportSchools.self, AllocationRun.self, ProcurementPlan.self, Watch.self,
-                      Demo.self, Status.self]
+                      Demo.self, Status.self, PlanCSV.self]
     )
 }
 
