@@ -41,7 +41,7 @@ struct MailMessage: Sendable {
         for header in extraHeaders {
             head += MIMEEncoding.headerField(header.name, header.value)
         }
-        head += "Content-Type: multipart/alternative; boundary=\"\(boundary)\"\r\n"
+        head += "Content-Type: multipart/alternative;\r\n boundary=\"\(boundary)\"\r\n"
         head += "\r\n"
 
         var bytes = Array(head.utf8)
