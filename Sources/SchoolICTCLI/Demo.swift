@@ -40,6 +40,8 @@ struct Demo: ParsableCommand {
         try session.publishAndWait(data.needsReports().map { ("device_need_report", $0.id, $0.body) })
         step("Donations arrive: the ministry's programme pool and other donors")
         try session.publishAndWait(data.donations().map { ("donation_record", $0.id, $0.body) })
+        step("Two donations break the rules: a serial already given, and a sender who is not campaign staff")
+        try session.publishAndWait(data.invalidDonations().map { ("donation_record", $0.id, $0.body) })
 
         step("Allocating computers to the students who need them most")
         try session.publishAndWait([("allocation.run", "demo-allocation-run-1", ["campaign": .string(DemoData.vietnamCampaign)])],

@@ -219,6 +219,12 @@ struct DemoData {
             if donor.1 == "other" { body["target_school_code"] = .string(vietnamSchools[(index * 5) % vietnamSchools.count].code) }
             result.append(("demo-vn-donation-\(donor.0)", .object(body)))
         }
+        return result
+    }
+
+    /// Donations that break the rules, sent after the others have been recorded.
+    func invalidDonations() -> [(id: String, body: JSONValue)] {
+        var result: [(String, JSONValue)] = []
         // A donation repeating a serial already given: rejected with duplicate_serial.
         result.append(("demo-vn-donation-DN-2021-0099", [
             "campaign": .string(Self.vietnamCampaign), "donation_ref": "DN-2021-0099",

@@ -80,10 +80,14 @@ struct DemoReport {
         }
         lines.append(row("donations accepted", "\(donations.onTime + donations.late) (\(devices) computers)"))
         lines.append(row("donations rejected", donations.rejected.values.reduce(0, +)) + codes(donations.rejected))
-        if let completed = session.events(prefix: "allocation.completed").last {
-            lines.append(row("computers allocated", completed["allocated"]?.intValue ?? 0))
-            lines.append(row("schools receiving computers", completed["schools"]?.arrayValue?.count ?? 0))
-            lines.append(row("eligible students still waiting", completed["waiting"]?.intValue ?? 0))
+        let runs = session.events(prefix: "allocation.completed")
+        if let last = runs.last {
+            let allocated = runs.reduce(0) { $0 + ($1["allocated"]?.intValue ?? 0) }
+            let schools = Set(runs.flatMap { $0["schools"]?.arrayValue ?? [] }.compactMap { $0["school_code"]?.stringValue })
+            lines.append(row("allocation runs", runs.count))
+            lines.append(row("computers allocated", allocated))
+            lines.append(row("schools receiving computers", schools.count))
+            lines.append(row("eligible students still waiting", last["waiting"]?.intValue ?? 0))
         } else {
             lines.append(row("allocation", "no allocation.completed event (AllocationWorker not running?)"))
         }
