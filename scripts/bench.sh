@@ -14,10 +14,11 @@ scripts/servers.sh start >/dev/null
 # shellcheck disable=SC1091
 source .data/env.sh
 echo "building release binaries..."
-swift build -c release --product SubmissionWorker >/dev/null
-swift build -c release --product AllocationWorker >/dev/null
-swift build -c release --product schoolict-bench >/dev/null
-bin="$(swift build -c release --show-bin-path)"
+scratch=(--scratch-path "${SCHOOLICT_SCRATCH:-.build}")
+swift build "${scratch[@]}" -c release --product SubmissionWorker >/dev/null
+swift build "${scratch[@]}" -c release --product AllocationWorker >/dev/null
+swift build "${scratch[@]}" -c release --product schoolict-bench >/dev/null
+bin="$(swift build "${scratch[@]}" -c release --show-bin-path)"
 
 vhost="schoolict-bench"
 db="schoolict_bench"

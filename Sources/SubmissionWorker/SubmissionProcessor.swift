@@ -94,7 +94,9 @@ final class SubmissionProcessor: BatchHandler {
         for (index, message) in messages.enumerated() where firstIndex[message.messageID] == nil {
             firstIndex[message.messageID] = index
         }
+        var phases = PhaseTimer()
         let fresh = try Outbox.claim(messageIDs: firstIndex.keys.sorted(), queue: Self.queue, database: database)
+        phases.mark("claim")
 
         var outcomes: [String: Outcome] = [:]
         var segment: [(id: String, submission: Submission)] = []
@@ -118,8 +120,14 @@ final class SubmissionProcessor: BatchHandler {
         try flush()
         for outcome in invalid { outcomes[outcome.messageID] = outcome }
 
-        let freshMessages = outcomes.values.sorted { firstIndex[$0.messageID]! < firstIndex[$1.messageID]! }.map(\.message)
-        try Outbox.store(freshMessages, database: database)
+        // Each outcome serialised once, for the outbox and for publishing.
+        var outcomeMessages: [String: AMQPMessage] = [:]
+        outcomeMessages.reserveCapacity(outcomes.count)
+        for (id, outcome) in outcomes { outcomeMessages[id] = outcome.message }
+        let freshMessages = outcomes.keys.sorted { firstIndex[$0]! < firstIndex[$1]! }.map { outcomeMessages[$0]! }
+        phases.mark("decide_write")
+        try Outbox.storeClaimed(freshMessages, database: database)
+        phases.mark("outbox")
 
         // Duplicates (earlier deliveries, or the same id twice in this batch) publish the stored outcome again.
         let duplicateIDs = Set(messages.map(\.messageID)).subtracting(fresh)
@@ -130,23 +138,27 @@ final class SubmissionProcessor: BatchHandler {
         for (index, message) in messages.enumerated() {
             let id = message.messageID
             if let outcome = outcomes[id], firstIndex[id] == index {
-                publish.append(outcome.message)
+                publish.append(outcomeMessages[id]!)
                 counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
             } else {
                 counts["duplicate", default: 0] += 1
                 let outcomeID = "outcome-" + id
-                if let message = outcomes[id]?.message ?? stored[outcomeID], published.insert(outcomeID).inserted {
+                if let message = outcomeMessages[id] ?? stored[outcomeID], published.insert(outcomeID).inserted {
                     publish.append(message)
                 }
             }
         }
+        phases.mark("duplicates")
+        logger.debug("batch phases", metadata: phases.metadata)
         return BatchResult(publish: publish, counts: counts)
     }
 
     private func decideSegment(_ segment: [(id: String, submission: Submission)],
                                database: PostgresConnection) throws -> [Outcome] {
         guard !segment.isEmpty else { return [] }
+        var phases = PhaseTimer()
         var context = try SubmissionStore.loadContext(for: segment.map(\.submission), now: clock.now(), database: database)
+        phases.mark("context")
         var effects = SubmissionEffects()
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(segment.count)
@@ -164,7 +176,10 @@ final class SubmissionProcessor: BatchHandler {
                                     campaign: submission.header.campaign, schoolCode: submission.schoolCode,
                                     result: result))
         }
+        phases.mark("rules")
         try SubmissionStore.write(effects, database: database)
+        phases.mark("effects")
+        logger.debug("segment phases", metadata: phases.metadata)
         return outcomes
     }
 

@@ -32,8 +32,9 @@ public enum IncomingMessage: Sendable {
         }
 
         // A missing id gets one derived from the body, so the same body always gets the same outcome.
-        let trimmedID = rawID?.trimmingWhitespace() ?? ""
-        let id = trimmedID.isEmpty ? "sha256-" + SHA256.hex(body) : String(trimmedID.prefix(200))
+        // The id is kept exactly as sent: outcomes carry it back as their correlation id.
+        let givenID = rawID ?? ""
+        let id = givenID.isEmpty ? "sha256-" + SHA256.hex(body) : givenID
 
         let object: [String: JSONValue]
         do {
@@ -48,7 +49,7 @@ public enum IncomingMessage: Sendable {
         let campaign = object["campaign"]?.stringValue
         let school = object["school_code"]?.stringValue ?? object["target_school_code"]?.stringValue
 
-        if trimmedID.isEmpty {
+        if givenID.isEmpty {
             return .invalid(.rejected(id, subject, campaign: campaign, schoolCode: school,
                                       [FieldError(.malformed, field: "message_id", "the AMQP message_id property is required")]))
         }

@@ -37,7 +37,7 @@ public final class PostgresConnection {
     ///   is libpq's, with any password removed.
     public init(url: String, applicationName: String? = nil) throws(PostgresError) {
         let parsed = try Self.parse(url)
-        let sessionOptions = "-c TimeZone=UTC -c DateStyle=ISO,MDY"
+        let sessionOptions = "-c TimeZone=UTC -c DateStyle=ISO,MDY -c client_min_messages=warning"
         let userOptions = parsed.options ?? ProcessInfo.processInfo.environment["PGOPTIONS"]
         let options = userOptions.map { "\($0) \(sessionOptions)" } ?? sessionOptions
         // Later keywords override what the expanded `dbname` connection string set.

@@ -12,6 +12,17 @@ public enum Outbox {
                   messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, needsRelay])
     }
 
+    /// Stores events whose message ids were just claimed (so none can be stored yet), with COPY: the
+    /// submission hot path. A conflict fails the statement (and the caller's transaction).
+    public static func storeClaimed(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
+        guard !messages.isEmpty else { return }
+        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body) FROM STDIN",
+                                rows: messages.lazy.map { message in
+            [message.messageID, message.exchange, message.routingKey, message.correlationID,
+             String(decoding: message.body, as: UTF8.self)]
+        })
+    }
+
     /// Stores events for the relay and returns their row ids (rows already stored are skipped).
     public static func storeForRelay(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) -> [Int] {
         guard !messages.isEmpty else { return [] }
