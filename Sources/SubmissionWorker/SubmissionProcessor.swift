@@ -78,6 +78,15 @@ final class SubmissionProcessor: BatchHandler {
         return BatchResult(publish: [outcome.message], deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
     }
 
+    /// A message delivered too often is rejected with `processing_failed` (its body is kept in `submissions.dead`).
+    func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage? {
+        let message = IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
+                                               messageID: delivery.messageID, body: delivery.body)
+        return Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
+                                [FieldError(.processingFailed, field: "",
+                                            "the message could not be processed; it is kept for an operator")]).message
+    }
+
     private func subject(of message: IncomingMessage, delivery: AMQPDelivery) -> Outcome.Subject {
         switch message {
         case .submission(_, let submission): .submission(submission.type.rawValue)

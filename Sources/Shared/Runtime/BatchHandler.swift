@@ -9,10 +9,15 @@ public protocol BatchHandler: AnyObject {
     /// Called about once a second while no delivery arrives: a chance to publish what an outbox relay
     /// holds. The default does nothing.
     func idle(database: PostgresConnection) throws -> BatchResult
+
+    /// The outcome to publish for a delivery dead-lettered unprocessed (delivered too often: it may crash
+    /// the worker). The default publishes none.
+    func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage?
 }
 
 extension BatchHandler {
     public func idle(database: PostgresConnection) throws -> BatchResult { BatchResult() }
+    public func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage? { nil }
 }
 
 /// The result of a batch: events to publish (with confirms) before the deliveries are acknowledged.

@@ -131,6 +131,9 @@ final class ConsumerLoop {
             if delivery.deliveryCount >= settings.maximumDeliveries {
                 logger.error("dead-lettering a message delivered too often",
                              metadata: ["message.id": "\(delivery.messageID ?? "-")", "amqp.delivery_count": "\(delivery.deliveryCount)"])
+                if let outcome = handler.poisonOutcome(for: delivery), let publisher {
+                    try publisher.publishConfirmed([outcome])
+                }
                 try consumer.reject(delivery.deliveryTag, requeue: false)
                 count("poison", 1)
             } else if delivery.deliveryCount >= 2 {
