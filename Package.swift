@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "SharedTests", dependencies: ["Shared"]),
-        .testTarget(name: "SubmissionWorkerTests", dependencies: ["Shared"]),
+        .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared"]),
         .testTarget(
