@@ -115,7 +115,7 @@ final class AllocationProcessor: BatchHandler {
         // Redelivered commands: their stored outcome again.
         let duplicates = commands.map(\.id).filter { !fresh.contains($0) }
         if !duplicates.isEmpty {
-            result.publish += try Outbox.load(messageIDs: duplicates.map { "outcome-" + $0 }, database: database).values
+            result.publish += try Outbox.load(messageIDs: duplicates.map(Outcome.outcomeID(for:)), database: database).values
             result.counts["duplicate", default: 0] += duplicates.count
         }
         result.publish = outcomes + result.publish

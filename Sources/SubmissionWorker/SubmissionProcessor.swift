@@ -140,7 +140,7 @@ final class SubmissionProcessor: BatchHandler {
 
         // Duplicates (earlier deliveries, or the same id twice in this batch) publish the stored outcome again.
         let duplicateIDs = Set(messages.map(\.messageID)).subtracting(fresh)
-        let stored = try Outbox.load(messageIDs: duplicateIDs.map { "outcome-" + $0 }, database: database)
+        let stored = try Outbox.load(messageIDs: duplicateIDs.map(Outcome.outcomeID(for:)), database: database)
         var publish: [AMQPMessage] = []
         var counts: [String: Int] = [:]
         var published = Set<String>()
@@ -151,7 +151,7 @@ final class SubmissionProcessor: BatchHandler {
                 counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
             } else {
                 counts["duplicate", default: 0] += 1
-                let outcomeID = "outcome-" + id
+                let outcomeID = Outcome.outcomeID(for: id)
                 if let message = outcomeMessages[id] ?? stored[outcomeID], published.insert(outcomeID).inserted {
                     publish.append(message)
                 }

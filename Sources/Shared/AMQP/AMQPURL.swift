@@ -60,13 +60,14 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
                 throw AMQPError(code: .invalidURL, message: "AMQP URL has an unterminated IPv6 address")
             }
             let after = hostPart[hostPart.index(after: close)...]
-            if after.hasPrefix(":") { portValue = Int(after.dropFirst()) ; if portValue == nil { throw AMQPError(code: .invalidURL, message: "AMQP URL port is not a number") } }
+            if after.hasPrefix(":") {
+                portValue = try Self.port(after.dropFirst())
+            } else if !after.isEmpty {
+                throw AMQPError(code: .invalidURL, message: "AMQP URL has text after the IPv6 address")
+            }
             hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]
         } else if let colon = hostPart.lastIndex(of: ":") {
-            guard let value = Int(hostPart[hostPart.index(after: colon)...]), (1...65535).contains(value) else {
-                throw AMQPError(code: .invalidURL, message: "AMQP URL port is not a number from 1 to 65535")
-            }
-            portValue = value
+            portValue = try Self.port(hostPart[hostPart.index(after: colon)...])
             hostPart = hostPart[..<colon]
         }
         host = hostPart.isEmpty ? "localhost" : try Self.decode(hostPart)
@@ -83,17 +84,33 @@ public struct AMQPURL: Sendable, Equatable, CustomStringConvertible {
         "\(useTLS ? "amqps" : "amqp")://\(user):***@\(host):\(port)/\(virtualHost == "/" ? "%2f" : virtualHost)"
     }
 
+    private static func port(_ text: Substring) throws(AMQPError) -> Int {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let value = Int(text),
+              (1...65535).contains(value) else {
+            throw AMQPError(code: .invalidURL, message: "AMQP URL port is not a number from 1 to 65535")
+        }
+        return value
+    }
+
+    private static func hexDigit(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: byte - 0x30
+        case 0x41...0x46: byte - 0x41 + 10
+        case 0x61...0x66: byte - 0x61 + 10
+        default: nil
+        }
+    }
+
     private static func decode(_ part: Substring) throws(AMQPError) -> String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(part.utf8.count)
         var iterator = Array(part.utf8).makeIterator()
         while let byte = iterator.next() {
             if byte == UInt8(ascii: "%") {
-                guard let high = iterator.next(), let low = iterator.next(),
-                      let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else {
+                guard let high = iterator.next().flatMap(hexDigit), let low = iterator.next().flatMap(hexDigit) else {
                     throw AMQPError(code: .invalidURL, message: "AMQP URL has a bad percent escape")
                 }
-                bytes.append(value)
+                bytes.append(high << 4 | low)
             } else {
                 bytes.append(byte)
             }

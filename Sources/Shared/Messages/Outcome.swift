@@ -39,7 +39,13 @@ public struct Outcome: Sendable, Equatable {
     }
 
     /// The outcome's own message id: `outcome-` followed by the message's.
-    public var outcomeMessageID: String { "outcome-" + messageID }
+    /// (AMQP caps a `message_id` at 255 bytes: an id too long for the prefix is replaced by its SHA-256.)
+    public var outcomeMessageID: String { Self.outcomeID(for: messageID) }
+
+    public static func outcomeID(for messageID: String) -> String {
+        let id = "outcome-" + messageID
+        return id.utf8.count <= 255 ? id : "outcome-sha256-" + SHA256.hex(Array(messageID.utf8))
+    }
 
     public var body: JSONValue {
         var fields: [String: JSONValue] = [

@@ -1,4 +1,4 @@
-/// Exponential backoff with full jitter, for reconnecting to a broker or database that went away.
+/// Exponential backoff with jitter, for reconnecting to a broker or database that went away.
 public struct Backoff: Sendable {
     public var base: Double
     public var maximum: Double
@@ -9,7 +9,7 @@ public struct Backoff: Sendable {
         self.maximum = maximum
     }
 
-    /// The next delay in seconds: random in [0, min(maximum, base·2^attempt)].
+    /// The next delay in seconds: random in [c/2, c] where c = min(maximum, base·2^attempt) ("equal jitter").
     public mutating func next() -> Double {
         let ceiling = min(maximum, base * Double(1 << min(attempt, 20)))
         attempt += 1
