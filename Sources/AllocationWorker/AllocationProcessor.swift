@@ -54,12 +54,12 @@ final class AllocationProcessor: BatchHandler {
                     try self.run(campaign: campaign, trigger: "deadline", database: database)
                 }
                 result.publish += run.publish
-                result.relayedOutboxIDs += run.relayedOutboxIDs
+                result.relayedMessageIDs += run.relayedMessageIDs
             }
         }
         let pending = try database.transaction { database in try Outbox.pendingRelay(database: database) }
-        result.publish += pending.map(\.message)
-        result.relayedOutboxIDs += pending.map(\.id)
+        result.publish += pending
+        result.relayedMessageIDs += pending.map(\.messageID)
         return result
     }
 
@@ -74,7 +74,8 @@ final class AllocationProcessor: BatchHandler {
                                                  "allocation.waiting": "\(result.figures.waiting)",
                                                  "allocation.trigger": "\(trigger)"])
         let events = result.events()
-        return BatchResult(publish: events, relayedOutboxIDs: try Outbox.storeForRelay(events, database: database))
+        try Outbox.storeForRelay(events, database: database)
+        return BatchResult(publish: events, relayedMessageIDs: events.map(\.messageID))
     }
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
@@ -97,13 +98,13 @@ final class AllocationProcessor: BatchHandler {
                 let (commandOutcome, events, ids) = try allocate(command, id: id, database: database)
                 outcome = commandOutcome
                 result.publish += events
-                result.relayedOutboxIDs += ids
+                result.relayedMessageIDs += ids
                 if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
             case .command(_, .procurementPlan(let command)):
                 let (planOutcome, events, ids) = try plan(command, id: id, database: database)
                 outcome = planOutcome
                 result.publish += events
-                result.relayedOutboxIDs += ids
+                result.relayedMessageIDs += ids
             case .command(_, let other):
                 outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
@@ -129,14 +130,14 @@ final class AllocationProcessor: BatchHandler {
             }
             let run = try self.run(campaign: campaign, trigger: "event", database: database)
             result.publish += run.publish
-            result.relayedOutboxIDs += run.relayedOutboxIDs
+            result.relayedMessageIDs += run.relayedMessageIDs
             result.counts["triggered_run", default: 0] += 1
         }
         return result
     }
 
     private func allocate(_ command: AllocationRunCommand, id: String,
-                          database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [Int]) {
+                          database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [String]) {
         let subject = Outcome.Subject.command(CommandKey.allocationRun.rawValue)
         guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
             return (.rejected(id, subject, campaign: command.campaign,
@@ -155,14 +156,19 @@ final class AllocationProcessor: BatchHandler {
         logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
                                                  "allocation.allocated": "\(run.figures.allocated)",
                                                  "allocation.waiting": "\(run.figures.waiting)"])
+        var phases = run.phases
         let events = run.events()
-        let ids = try Outbox.storeForRelay(events, database: database)
+        phases.mark("events")
+        try Outbox.storeForRelay(events, database: database)
+        let ids = events.map(\.messageID)
+        phases.mark("outbox")
+        logger.debug("allocation run phases", metadata: phases.metadata)
         return (Outcome(messageID: id, subject: subject, campaign: command.campaign, schoolCode: command.schoolCode,
                         result: .accepted(status: .onTime, summary: run.summary)), events, ids)
     }
 
     private func plan(_ command: ProcurementPlanCommand, id: String,
-                      database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [Int]) {
+                      database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [String]) {
         let subject = Outcome.Subject.command(CommandKey.procurementPlan.rawValue)
         guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
             return (.rejected(id, subject, campaign: command.campaign,
@@ -180,7 +186,8 @@ final class AllocationProcessor: BatchHandler {
             """, [planID, campaign.campaign, command.targetStudentsPerComputer, plan.body.jsonString])
         let event = AMQPMessage(exchange: Topology.Exchange.events, routingKey: "procurement.planned",
                                 messageID: "procurement-planned-\(id)", correlationID: id, body: plan.body.serialized())
-        let ids = try Outbox.storeForRelay([event], database: database)
+        try Outbox.storeForRelay([event], database: database)
+        let ids = [event.messageID]
         var summary = plan.summary
         if case .object(var fields) = summary { fields["plan_id"] = .string(planID); summary = .object(fields) }
         return (Outcome(messageID: id, subject: subject, campaign: campaign.campaign, schoolCode: nil,

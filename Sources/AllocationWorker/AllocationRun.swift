@@ -19,6 +19,7 @@ struct AllocationRun {
         var campaign: String
         var assignments: [Assignment]
         var figures: Figures
+        var phases = PhaseTimer()
     }
 
     let campaign: CampaignRecord
@@ -28,13 +29,17 @@ struct AllocationRun {
     /// Allocates what can be allocated. Takes the campaign's advisory lock first, so concurrent runs for the
     /// same campaign see each other's committed allocations and never give a device or a student twice.
     func perform(trigger: String, triggerMessageID: String?, database: PostgresConnection) throws -> Result {
+        var phases = PhaseTimer()
         try AllocationStore.lockCampaign(campaign.campaign, database: database)
+        phases.mark("lock")
         try AllocationStore.insertRun(id: runID, campaign: campaign.campaign, scope: scope, trigger: trigger,
                                       triggerMessageID: triggerMessageID, database: database)
         let ranking = Ranking(priority: campaign.priority)
         let devices = try AllocationStore.availableDevices(campaign: campaign.campaign, scope: scope, database: database)
+        phases.mark("devices")
         var figures = Figures()
         let before = try AllocationStore.counts(campaign: campaign.campaign, scope: scope, database: database)
+        phases.mark("counts")
         figures.eligible = before.waiting
         figures.lateOnly = before.lateOnly
         figures.devicesAvailable = devices.count
@@ -54,20 +59,27 @@ struct AllocationRun {
             let limit = figures.poolDevices + figures.targetedDevices
             let top = try AllocationStore.topCandidates(campaign: campaign.campaign, scope: scope, ranking: ranking,
                                                         limit: limit, database: database)
+            phases.mark("top_candidates")
             var inTop: [String: Int] = [:]
             for candidate in top { inTop[candidate.schoolCode, default: 0] += 1 }
             let short = top.count < limit ? [:] : targetedBySchool.filter { school, wanted in (inTop[school] ?? 0) < wanted }
             let extra = try AllocationStore.targetedCandidates(campaign: campaign.campaign, scope: scope, ranking: ranking,
                                                                schools: short, database: database)
-            var seen = Set<Candidate>()
-            let candidates = (top + extra).filter { seen.insert($0).inserted }
+            phases.mark("targeted_candidates")
+            var candidates = top
+            if !extra.isEmpty {
+                let known = Set(top.map { SchoolStudent(schoolCode: $0.schoolCode, studentRef: $0.studentRef) })
+                candidates += extra.filter { !known.contains(SchoolStudent(schoolCode: $0.schoolCode, studentRef: $0.studentRef)) }
+            }
             assignments = Allocator.assign(candidates: candidates, devices: devices, ranking: ranking)
+            phases.mark("assign")
             try AllocationStore.insert(assignments, campaign: campaign.campaign, runID: runID, database: database)
+            phases.mark("insert")
         }
         figures.allocated = assignments.count
         figures.waiting = figures.eligible - assignments.count
         try AllocationStore.finishRun(id: runID, figures: figures, database: database)
-        return Result(runID: runID, campaign: campaign.campaign, assignments: assignments, figures: figures)
+        return Result(runID: runID, campaign: campaign.campaign, assignments: assignments, figures: figures, phases: phases)
     }
 }
 
@@ -106,4 +118,9 @@ extension AllocationRun.Result {
          "eligible": .int(figures.eligible), "late_excluded": .int(figures.lateOnly),
          "devices_available": .int(figures.devicesAvailable)]
     }
+}
+
+private struct SchoolStudent: Hashable {
+    var schoolCode: String
+    var studentRef: String
 }

@@ -38,10 +38,13 @@ enum Allocator {
         var taken = Set<Int>()
         var assignments: [Assignment] = []
 
-        // Targeted devices, school by school.
+        // Targeted devices, school by school (only schools with such devices need their queue).
+        let targetedSchools = Set(devices.compactMap(\.targetSchoolCode))
         var bySchool: [String: [Int]] = [:]
-        for (index, candidate) in ranked.enumerated() {
-            bySchool[candidate.schoolCode, default: []].append(index)
+        if !targetedSchools.isEmpty {
+            for (index, candidate) in ranked.enumerated() where targetedSchools.contains(candidate.schoolCode) {
+                bySchool[candidate.schoolCode, default: []].append(index)
+            }
         }
         var nextInSchool: [String: Int] = [:]
         for device in devices {

@@ -36,8 +36,17 @@ struct Ranking: Sendable {
         return (a.schoolCode, a.studentRef) < (b.schoolCode, b.studentRef)
     }
 
+    /// The candidates in rank order. Keys are computed once per candidate, not per comparison.
     func sorted(_ candidates: [Candidate]) -> [Candidate] {
-        candidates.sorted(by: precedes)
+        let keys = candidates.map { (position[$0.category]!, $0.reportedAt) }
+        let order = candidates.indices.sorted { i, j in
+            if keys[i].0 != keys[j].0 { return keys[i].0 < keys[j].0 }
+            if keys[i].1 != keys[j].1 { return keys[i].1 < keys[j].1 }
+            let a = candidates[i], b = candidates[j]
+            if a.lottery != b.lottery { return a.lottery < b.lottery }
+            return (a.schoolCode, a.studentRef) < (b.schoolCode, b.studentRef)
+        }
+        return order.map { candidates[$0] }
     }
 }
 

@@ -1,7 +1,7 @@
 import Logging
 
 /// Times the phases of a batch for debug logs: `mark` closes the phase that began at the previous mark.
-public struct PhaseTimer {
+public struct PhaseTimer: Sendable {
     private var last = ContinuousClock.now
     public private(set) var phases: [(String, Duration)] = []
 

@@ -27,14 +27,14 @@ public struct BatchResult: Sendable {
     public var deadLetter: Set<UInt64>
     /// Counts by outcome label for metrics (`accepted`, `rejected`, `duplicate`, …).
     public var counts: [String: Int]
-    /// Outbox rows (relayed events) to mark published once the broker has confirmed them.
-    public var relayedOutboxIDs: [Int]
+    /// Relayed outbox events (by message id) to mark published once the broker has confirmed them.
+    public var relayedMessageIDs: [String]
 
     public init(publish: [AMQPMessage] = [], deadLetter: Set<UInt64> = [], counts: [String: Int] = [:],
-                relayedOutboxIDs: [Int] = []) {
+                relayedMessageIDs: [String] = []) {
         self.publish = publish
         self.deadLetter = deadLetter
         self.counts = counts
-        self.relayedOutboxIDs = relayedOutboxIDs
+        self.relayedMessageIDs = relayedMessageIDs
     }
 }

@@ -161,8 +161,8 @@ final class ConsumerLoop {
     /// Publishes a result's events with confirms, then records relayed outbox rows as published.
     private func settle(_ result: BatchResult, publisher: AMQPConnection) throws {
         try publisher.publishConfirmed(result.publish)
-        if !result.relayedOutboxIDs.isEmpty {
-            try Outbox.markPublished(result.relayedOutboxIDs, database: database!)
+        if !result.relayedMessageIDs.isEmpty {
+            try Outbox.markPublished(messageIDs: result.relayedMessageIDs, database: database!)
         }
     }
 

@@ -23,16 +23,15 @@ public enum Outbox {
         })
     }
 
-    /// Stores events for the relay and returns their row ids (rows already stored are skipped).
-    public static func storeForRelay(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) -> [Int] {
-        guard !messages.isEmpty else { return [] }
-        return try database.query("""
-            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay)
-            SELECT m, e, r, c, b, true FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(m, e, r, c, b)
-            ON CONFLICT (message_id) DO NOTHING RETURNING id
-            """, [messages.map(\.messageID), messages.map(\.exchange), messages.map(\.routingKey),
-                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }])
-            .map { row throws(PostgresError) in try row.int(0) }
+    /// Stores events for the relay, with COPY (an allocation run's events can be megabytes). Their message
+    /// ids are unique per run, so a conflict is a bug and fails the caller's transaction.
+    public static func storeForRelay(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
+        guard !messages.isEmpty else { return }
+        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay) FROM STDIN",
+                                rows: messages.lazy.map { message in
+            [message.messageID, message.exchange, message.routingKey, message.correlationID,
+             String(decoding: message.body, as: UTF8.self), "t"]
+        })
     }
 
     /// The stored events with these message ids.
@@ -67,21 +66,21 @@ public enum Outbox {
     /// Relay: events stored with `needs_relay` and not yet published, oldest first. `SKIP LOCKED` lets any
     /// number of workers relay at once without publishing the same row twice at the same time.
     public static func pendingRelay(limit: Int = 1_000,
-                                    database: PostgresConnection) throws(PostgresError) -> [(id: Int, message: AMQPMessage)] {
+                                    database: PostgresConnection) throws(PostgresError) -> [AMQPMessage] {
         try database.query("""
-            SELECT id, message_id, exchange, routing_key, correlation_id, body FROM outbox
+            SELECT message_id, exchange, routing_key, correlation_id, body FROM outbox
             WHERE needs_relay AND published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
             """, [limit]).map { row throws(PostgresError) in
-            (try row.int(0), AMQPMessage(exchange: try row.string(2), routingKey: try row.string(3),
-                                          messageID: try row.string(1), correlationID: try row.optionalString(4),
-                                          body: Array(try row.string(5).utf8)))
+            AMQPMessage(exchange: try row.string(1), routingKey: try row.string(2), messageID: try row.string(0),
+                        correlationID: try row.optionalString(3), body: Array(try row.string(4).utf8))
         }
     }
 
     /// Marks relayed rows published after the broker confirmed them. A crash before this republishes them
     /// with the same `message_id`, which consumers drop.
-    public static func markPublished(_ ids: [Int], database: PostgresConnection) throws(PostgresError) {
-        guard !ids.isEmpty else { return }
-        try database.query("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [ids])
+    public static func markPublished(messageIDs: [String], database: PostgresConnection) throws(PostgresError) {
+        guard !messageIDs.isEmpty else { return }
+        try database.query("UPDATE outbox SET published_at = now() WHERE message_id = ANY($1::text[]) AND needs_relay",
+                           [messageIDs])
     }
 }

@@ -7,8 +7,7 @@ ALTER TABLE allocation_runs
 
 -- Eligible students of a campaign: on-time reports only.
 CREATE INDEX students_eligible ON students (campaign, school_code) WHERE first_on_time_at IS NOT NULL;
-CREATE INDEX allocations_run ON allocations (run_id);
-CREATE INDEX allocations_school ON allocations (campaign, school_code);
+-- (allocations by campaign and school use the unique key's index; by run, a scan: audits are rare)
 
 -- Every procurement plan computed, exportable as CSV (`schoolict plan-csv`).
 CREATE TABLE procurement_plans (
