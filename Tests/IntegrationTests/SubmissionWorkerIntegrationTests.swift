@@ -734,6 +734,35 @@ struct SubmissionWorkerIntegrationTests {
         }
     }
 
+    @Test func workerSurvivesTheBrokerDroppingItsConnections() throws {
+        try withWorker(batchSize: 100) { harness in
+            let load = InventoryLoad(prefix: "amqpdrop", count: 2000)
+            let baseline = harness.outcomes.byCorrelationID.count
+            // The management API lists a connection a few seconds after it opens.
+            var dropped = 0
+            let deadline = ContinuousClock.now + .seconds(20)
+            var published = false
+            while dropped == 0, ContinuousClock.now < deadline {
+                if !published {
+                    try harness.publish(load.messages)
+                    published = true
+                    try harness.outcomes.collect(timeout: .seconds(30), abort: harness.checkWorkers) { _ in
+                        harness.outcomes.byCorrelationID.count - baseline >= load.count / 4
+                    }
+                }
+                dropped = try BrokerConnections.close(in: harness, namePrefix: "schoolict-submissions@")
+                if dropped == 0 { Thread.sleep(forTimeInterval: 0.5) }
+            }
+            #expect(dropped >= 1, "the worker's connections never showed in the management API")
+            let droppedAt = harness.outcomes.byCorrelationID.count - baseline
+            try harness.awaitOutcomes(load.ids, timeout: .seconds(90))
+            try harness.outcomes.drain(for: .milliseconds(500))
+            #expect(harness.workers.allSatisfy { $0.isRunning }, "the worker exited instead of reconnecting")
+            print("broker drop test: \(dropped) connections closed by the broker after \(droppedAt) outcomes")
+            try load.verify(harness)
+        }
+    }
+
     // MARK: Helpers
 
     /// A harness with one worker running and, with `seed`, the schools and both campaigns registered.
@@ -934,5 +963,40 @@ private struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// The broker's side of a worker's connections, through the management API.
+private enum BrokerConnections {
+    /// Closes (as an operator or a broker restart would) every connection of the harness's vhost whose
+    /// `connection_name` starts with the prefix. Returns how many were closed.
+    static func close(in harness: IntegrationHarness, namePrefix: String) throws -> Int {
+        let vhost = harness.virtualHost.name
+        let listing = try curl(harness, ["-X", "GET", "\(harness.environment.managementURL)/api/vhosts/\(vhost)/connections"])
+        guard case .array(let connections) = try JSONParser.parse(Array(listing.utf8)) else { return 0 }
+        var closed = 0
+        for connection in connections {
+            guard let name = connection["name"]?.stringValue,
+                  connection["client_properties"]?["connection_name"]?.stringValue?.hasPrefix(namePrefix) == true else { continue }
+            let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+            _ = try curl(harness, ["-X", "DELETE", "-H", "X-Reason: integration test: broker drops the connection",
+                                   "\(harness.environment.managementURL)/api/connections/\(encoded)"])
+            closed += 1
+        }
+        return closed
+    }
+
+    private static func curl(_ harness: IntegrationHarness, _ arguments: [String]) throws -> String {
+        let url = harness.environment.amqpURL
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["curl", "-fsS", "--max-time", "20", "-u", "\(url.user):\(url.password)"] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError("curl \(arguments) failed") }
+        return String(decoding: data, as: UTF8.self)
     }
 }

@@ -24,14 +24,16 @@ public final class AMQPConnection {
     /// - Parameters:
     ///   - heartbeat: seconds between heartbeats; rabbitmq-c services them only inside library calls, so
     ///     an idle owner calls `serviceHeartbeat()` now and then.
-    public init(url: AMQPURL, heartbeat: Int = 30, connectTimeout: Duration = .seconds(10)) throws(AMQPError) {
+    ///   - name: shown as the connection's name in the management UI (client property `connection_name`).
+    public init(url: AMQPURL, heartbeat: Int = 30, connectTimeout: Duration = .seconds(10),
+                name: String? = nil) throws(AMQPError) {
         self.url = url
         guard let state = amqp_new_connection() else {
             throw AMQPError(code: .connectionFailed, message: "amqp_new_connection returned NULL")
         }
         self.state = state
         do {
-            try open(state: state, heartbeat: heartbeat, connectTimeout: connectTimeout)
+            try open(state: state, heartbeat: heartbeat, connectTimeout: connectTimeout, name: name)
         } catch {
             amqp_destroy_connection(state)
             self.state = nil
@@ -39,7 +41,8 @@ public final class AMQPConnection {
         }
     }
 
-    private func open(state: amqp_connection_state_t, heartbeat: Int, connectTimeout: Duration) throws(AMQPError) {
+    private func open(state: amqp_connection_state_t, heartbeat: Int, connectTimeout: Duration,
+                      name: String?) throws(AMQPError) {
         let socket: OpaquePointer?
         if url.useTLS {
             socket = amqp_ssl_socket_new(state)
@@ -64,7 +67,13 @@ public final class AMQPConnection {
         guard status == AMQP_STATUS_OK.rawValue else {
             throw Self.libraryError(status, "could not connect to \(url.host):\(url.port)", code: .connectionFailed)
         }
-        let reply = camqp_login_plain(state, url.virtualHost, 0, 131_072, Int32(heartbeat), url.user, url.password)
+        let properties: [(String, AMQPFieldValue)] = [("product", .string("schoolict"))]
+            + (name.map { [("connection_name", AMQPFieldValue.string($0))] } ?? [])
+        let reply = withTable(properties) { table in
+            var table = table
+            return camqp_login_plain_with_properties(state, url.virtualHost, 0, 131_072, Int32(heartbeat), &table,
+                                                     url.user, url.password)
+        }
         try check(reply, "login to vhost \(url.virtualHost)", code: .connectionFailed)
         var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)
         _ = amqp_set_rpc_timeout(state, &rpcTimeout)

@@ -70,10 +70,11 @@ final class ConsumerLoop {
         if consumer == nil || consumer?.isBroken == true {
             closeAMQP(graceful: false)
             let url = try AMQPURL(parsing: configuration.amqpURL)
-            let publisher = try AMQPConnection(url: url)
+            let name = "schoolict-\(settings.queue)@\(ProcessInfo.processInfo.hostName):\(getpid())"
+            let publisher = try AMQPConnection(url: url, name: name + " publisher")
             try publisher.declare(.contract)
             try publisher.enableConfirms()
-            let consumer = try AMQPConnection(url: url)
+            let consumer = try AMQPConnection(url: url, name: name + " consumer")
             try consumer.startConsuming(queue: settings.queue, prefetch: UInt16(clamping: settings.prefetch))
             self.publisher = publisher
             self.consumer = consumer
