@@ -27,8 +27,8 @@ struct RandomCampaign: Sendable, CustomStringConvertible {
         -> Generator<RandomCampaign, some SendableSequenceType> {
         let student = zip(Gen.int(in: 0...3), Gen.int(in: 0...4), Gen.int(in: 0...(schools - 1)))
         let device = Gen.int(in: 0...(schools + schoolsWithoutStudents - 1)).optional(valueRate: 0.4)
-        return zip(student.array(of: students), device.array(of: devices), Gen<[StudentCategory]>.shuffled(StudentCategory.allCases),
-                   Gen.int(in: 0...4))
+        let priority = Gen<[StudentCategory]>.shuffled(StudentCategory.allCases)
+        return zip(student.array(of: students), device.array(of: devices), priority, Gen.int(in: 0...4))
             .map { value in
                 let (students, devices, order, left) = value
                 let candidates = students.enumerated().map { index, student in
@@ -43,7 +43,10 @@ struct RandomCampaign: Sendable, CustomStringConvertible {
     }
 
     var description: String {
-        let students = candidates.map { "\($0.studentRef)@\($0.schoolCode)/\($0.category.rawValue)/+\(Int($0.reportedAt.timeIntervalSince(Sample.reported)) / 60)m" }
+        let students = candidates.map { candidate in
+            let minutes = Int(candidate.reportedAt.timeIntervalSince(Sample.reported)) / 60
+            return "\(candidate.studentRef)@\(candidate.schoolCode)/\(candidate.category.rawValue)/+\(minutes)m"
+        }
         let devices = devices.map { "\($0.serial)→\($0.targetSchoolCode ?? "pool")" }
         return "priority \(priority.map(\.rawValue)); students \(students); devices \(devices)"
     }
@@ -85,11 +88,13 @@ struct AllocatorPropertyTests {
                     #expect(assignment.rule == .targetedSchool)
                     #expect(assignment.schoolCode == school, "targeted device \(assignment.serial) left its school")
                     let better = waiting.filter { $0.schoolCode == school && ranking.precedes($0, student) }
-                    #expect(better.isEmpty, "\(better.map(\.studentRef)) wait in \(school) while \(student.studentRef) got \(assignment.serial)")
+                    #expect(better.isEmpty,
+                            "\(better.map(\.studentRef)) wait in \(school) while \(student.studentRef) got \(assignment.serial)")
                 case .none:
                     #expect(assignment.rule == .poolPriority)
                     let better = waiting.filter { ranking.precedes($0, student) }
-                    #expect(better.isEmpty, "\(better.map(\.studentRef)) wait while \(student.studentRef) got pool device \(assignment.serial)")
+                    #expect(better.isEmpty,
+                            "\(better.map(\.studentRef)) wait while \(student.studentRef) got pool device \(assignment.serial)")
                 }
             }
         }
