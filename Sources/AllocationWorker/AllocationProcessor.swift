@@ -83,6 +83,15 @@ final class AllocationProcessor: BatchHandler {
     private func process(commands: [(id: String, message: IncomingMessage)], triggered: Set<String>,
                          database: PostgresConnection) throws -> BatchResult {
         let fresh = try Outbox.claim(messageIDs: commands.map(\.id).sorted(), queue: Self.queue, database: database)
+        // Every campaign this batch may run, locked up front in one order: two workers with the same campaigns
+        // in different orders would otherwise deadlock. (The locks are re-entrant; `perform` takes them again.)
+        var campaigns = triggered
+        for (id, message) in commands where fresh.contains(id) {
+            if case .command(_, .allocationRun(let command)) = message { campaigns.insert(command.campaign) }
+        }
+        for campaign in campaigns.sorted() {
+            try AllocationStore.lockCampaign(campaign, database: database)
+        }
         var result = BatchResult()
         var outcomes: [AMQPMessage] = []
         var fullRunDone = Set<String>()

@@ -31,7 +31,8 @@ struct Assignment: Sendable, Equatable {
 ///
 /// Targeted devices first, each to the best-ranked waiting student of its school; then pool devices, in
 /// order, each to the best-ranked student still waiting in scope. One device per student. Devices left over
-/// (no waiting student) stay available for a later run.
+/// (no waiting student) stay available for a later run. Devices are taken in the order given (the store
+/// passes them by arrival, then serial), so the same input always gives the same serial to the same student.
 enum Allocator {
     static func assign(candidates: [Candidate], devices: [AvailableDevice], ranking: Ranking) -> [Assignment] {
         let ranked = ranking.sorted(candidates)

@@ -120,6 +120,8 @@ final class ConsumerLoop {
                 batch.append(next)
             }
             try process(batch)
+            // Under constant load there is no idle moment: relay and timers get their turn between batches too.
+            try idleIfDue()
         }
     }
 
