@@ -93,7 +93,7 @@ struct AllocationBenchmark: ParsableCommand {
             allocation benchmark: \(students) eligible students, \(devices) devices (\(devices / 10) targeted), \(schools) schools
               set-based SQL floor (median)   \(String(format: "%.2f", floor)) s
               worker run (median)            \(String(format: "%.2f", run)) s end to end (publish → allocation.completed), \(String(format: "%.2f", median(inDatabase))) s in the database transaction
-              ratio run / floor              \(String(format: "%.2f", run / floor))×
+              ratio run / floor              \(String(format: "%.2f", median(zip(runs, floors).map { $0 / $1 })))× end to end, \(String(format: "%.2f", median(zip(inDatabase, floors).map { $0 / $1 })))× in the transaction (medians of the per-repetition ratios)
               allocated per run              \(allocated)
               worker peak RSS                \(workerPid.flatMap { peakRSS(pid: $0) }.map { String(format: "%.1f MiB", $0) } ?? "n/a (pass --worker-pid)")
             """)
