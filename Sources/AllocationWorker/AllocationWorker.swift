@@ -9,9 +9,11 @@ enum AllocationWorker {
             let settings = ConsumerService.Settings(queue: AllocationProcessor.queue,
                                                     batchSize: configuration.batchSize,
                                                     prefetch: configuration.prefetch)
-            return [ConsumerService(configuration: configuration, settings: settings, logger: logger) {
-                AllocationProcessor(clock: clock, logger: logger)
-            }]
+            return (0..<configuration.consumers).map { _ in
+                ConsumerService(configuration: configuration, settings: settings, logger: logger) {
+                    AllocationProcessor(clock: clock, logger: logger)
+                }
+            }
         }
     }
 }

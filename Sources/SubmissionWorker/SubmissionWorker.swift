@@ -9,9 +9,11 @@ enum SubmissionWorker {
             let settings = ConsumerService.Settings(queue: SubmissionProcessor.queue,
                                                     batchSize: configuration.batchSize,
                                                     prefetch: configuration.prefetch)
-            return [ConsumerService(configuration: configuration, settings: settings, logger: logger) {
-                SubmissionProcessor(clock: clock, logger: logger)
-            }]
+            return (0..<configuration.consumers).map { _ in
+                ConsumerService(configuration: configuration, settings: settings, logger: logger) {
+                    SubmissionProcessor(clock: clock, logger: logger)
+                }
+            }
         }
     }
 }

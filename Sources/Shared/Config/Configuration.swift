@@ -16,6 +16,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public static let defaultPrefetch = 1000
     /// AMQP `basic.qos` carries the prefetch count in 16 bits.
     public static let prefetchRange = 1...65535
+    public static let defaultConsumers = 1
+    public static let consumersRange = 1...16
 
     /// `AMQP_URL`: the broker, `amqp://` or `amqps://`.
     public var amqpURL: String
@@ -35,6 +37,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public var batchSize: Int
     /// `PREFETCH`: unacknowledged deliveries per consumer, 1–65535 (default 1000).
     public var prefetch: Int
+    /// CONSUMERS: consumer loops in one worker process, each with its own AMQP and database connections.
+    public var consumers: Int
 
     /// Reads and validates the environment.
     ///
@@ -55,6 +59,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
         logLevel = try reader.logLevel("LOG_LEVEL", default: .info)
         batchSize = try reader.integer("BATCH_SIZE", default: Self.defaultBatchSize, in: Self.batchSizeRange)
         prefetch = try reader.integer("PREFETCH", default: Self.defaultPrefetch, in: Self.prefetchRange)
+        consumers = try reader.integer("CONSUMERS", default: Self.defaultConsumers, in: Self.consumersRange)
     }
 
     /// One line describing the configuration with every password replaced by `***`.
@@ -69,6 +74,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
             "log_level=\(logLevel)",
             "batch_size=\(batchSize)",
             "prefetch=\(prefetch)",
+            "consumers=\(consumers)",
         ]
         return "Configuration(" + parts.joined(separator: ", ") + ")"
     }
