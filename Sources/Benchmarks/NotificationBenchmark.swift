@@ -155,12 +155,11 @@ struct NotificationBenchmark: ParsableCommand {
         let rss = peakRSS(pid: workerProcess.processIdentifier)
         let cpu = cpuSeconds(pid: workerProcess.processIdentifier)
         let row = try database.query("""
-            SELECT min(created_at) AS planned_first, max(created_at) AS planned_last, min(sent_at) AS sent_first,
+            SELECT min(sent_at) AS sent_first,
                    max(sent_at) AS sent_last, count(*) FILTER (WHERE attempts <> 1) AS retried,
                    count(DISTINCT message_id) AS ids
             FROM notifications
             """)[0]
-        let plannedFirst = try row.date("planned_first"), plannedLast = try row.date("planned_last")
         let sentFirst = try row.date("sent_first"), sentLast = try row.date("sent_last")
         let sendSeconds = sentLast.timeIntervalSince(sentFirst)
         let endToEnd = finished.timeIntervalSince(started)
@@ -168,7 +167,7 @@ struct NotificationBenchmark: ParsableCommand {
         print("""
             notifications benchmark: \(count) deadline reminders + 2 staff digests, sink \(sink), \(senders) sender(s), batch \(batchSize)
               seeded                  \(count) schools in \(String(format: "%.2f", seedSeconds)) s
-              planned                 \(total) e-mails in \(String(format: "%.2f", plannedLast.timeIntervalSince(plannedFirst))) s (one transaction)
+              planned                 \(total) e-mails in one transaction; first sent \(String(format: "%.2f", sentFirst.timeIntervalSince(started))) s after the worker started
               sent                    \(sent) in \(String(format: "%.2f", sendSeconds)) s: \(String(format: "%.0f", Double(sent - 1) / max(sendSeconds, 0.001))) e-mails/s
               worker start to done    \(String(format: "%.2f", endToEnd)) s: \(String(format: "%.0f", Double(sent) / endToEnd)) e-mails/s (includes start-up and the planning interval)
               retried / distinct ids  \(try row.int("retried")) / \(try row.int("ids"))

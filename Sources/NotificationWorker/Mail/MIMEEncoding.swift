@@ -34,11 +34,16 @@ enum MIMEEncoding {
     /// Picks the encoding and encodes; the result ends with CRLF.
     static func encodeBody(_ text: String) -> (encoding: BodyEncoding, bytes: [UInt8]) {
         let bytes = crlfLines(text)
-        let quoted = quotedPrintable(bytes)
-        // Base64 is 4/3 of the input plus line ends; only worth it when quoted-printable is longer.
+        // Base64 is 4/3 of the input plus line ends; quoted-printable triples every byte it encodes. Estimate
+        // rather than encode both ways.
         let base64Length = (bytes.count + 2) / 3 * 4 * 78 / 76
-        if quoted.count <= base64Length {
-            return (.quotedPrintable, quoted)
+        var encoded = 0
+        for byte in bytes where byte >= 0x80 || byte == UInt8(ascii: "=") || (byte < 0x20 && byte != 0x0D && byte != 0x0A) {
+            encoded += 1
+        }
+        let quotedLength = bytes.count + 2 * encoded + bytes.count / 75 * 3
+        if quotedLength <= base64Length {
+            return (.quotedPrintable, quotedPrintable(bytes))
         }
         return (.base64, base64(bytes))
     }
@@ -102,14 +107,21 @@ enum MIMEEncoding {
 
     /// Whether a header value can be sent as it is: printable ASCII and spaces only.
     static func isPlainHeaderText(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 >= 0x20 && $0 <= 0x7E } && !text.contains("=?")
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            // Printable ASCII, and no `=?` that a reader would take for the start of an encoded word.
+            if byte < 0x20 || byte > 0x7E || (previous == UInt8(ascii: "=") && byte == UInt8(ascii: "?")) { return false }
+            previous = byte
+        }
+        return true
     }
 
     /// The whole header field `name: value`, folded, with `value` as RFC 2047 `B` encoded words when it is not
     /// plain ASCII. Each encoded word holds whole characters, and no line exceeds 76 characters. Ends with CRLF.
     static func headerField(_ name: String, _ value: String) -> String {
         // Line breaks in a value would start a new header: they never belong there.
-        let value = value.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
+        let value = value.utf8.contains { $0 == 0x0D || $0 == 0x0A }
+            ? String(decoding: value.utf8.map { $0 == 0x0D || $0 == 0x0A ? 0x20 : $0 }, as: UTF8.self) : value
         if isPlainHeaderText(value), name.count + 2 + value.count <= 78 {
             return "\(name): \(value)\r\n"
         }

@@ -13,9 +13,14 @@ final class Planner {
         var planned = 0
     }
 
+    /// Schools planned per `INSERT`: bounds the memory a round of tens of thousands of schools needs.
+    static let chunkSize = 2_000
+
     private let roundPlanner: RoundPlanner
     private let policy: ReminderPolicy
     private let logger: Logger
+    /// Campaigns whose unknown time zone was already reported (planning runs every few seconds).
+    private var reportedTimeZones = Set<String>()
 
     init(messageIDDomain: String, policy: ReminderPolicy = .standard, logger: Logger) {
         self.roundPlanner = RoundPlanner(messageIDDomain: messageIDDomain, policy: policy)
@@ -30,7 +35,7 @@ final class Planner {
         let horizon = policy.finalDigestDelayDays + policy.finalDigestCatchUpDays + 1
         let campaigns = try PlanningStore.recentCampaigns(now: now, horizonDays: horizon, database: database)
         for campaign in campaigns {
-            if CampaignCalendar(identifier: campaign.timezone) == nil {
+            if CampaignCalendar(identifier: campaign.timezone) == nil, reportedTimeZones.insert(campaign.campaign).inserted {
                 logger.warning("campaign time zone unknown; planning in UTC",
                                metadata: ["campaign": "\(campaign.campaign)", "campaign.timezone": "\(campaign.timezone)"])
             }
@@ -63,9 +68,18 @@ final class Planner {
                                                  day: slot.day, database: database) else { return nil }
             let schools = try PlanningStore.schoolsInScope(of: campaign, database: database)
             let previous = try PlanningStore.previousDeadline(of: campaign, database: database)
-            let planned = roundPlanner.reminderRound(campaign: campaign, slot: slot, schools: schools,
-                                                     previousDeadline: previous)
-            let stored = try NotificationStore.insert(planned, database: database)
+            var stored = 0
+            var start = 0
+            while start < schools.count {
+                let chunk = schools[start..<min(schools.count, start + Self.chunkSize)]
+                stored += try NotificationStore.insert(
+                    roundPlanner.schoolReminders(campaign: campaign, slot: slot, schools: chunk, previousDeadline: previous),
+                    database: database)
+                start += Self.chunkSize
+            }
+            stored += try NotificationStore.insert(
+                roundPlanner.staffDigests(campaign: campaign, slot: slot, schools: schools, previousDeadline: previous),
+                database: database)
             logger.info("planned a reminder round", metadata: [
                 "campaign": "\(campaign.campaign)", "reminder.day": "\(slot.day)",
                 "reminder.days_before": "\(slot.daysBefore)", "notification.planned": "\(stored)",

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Shared
 
 /// The scheduler thread: every `NOTIFY_INTERVAL_SECONDS` plans what is due on the school clock, and in between
@@ -14,6 +15,8 @@ final class SchedulerLoop {
     private let relay: OutboxRelay
     private var database: PostgresConnection?
     private var backoff = Backoff()
+    /// E-mails waiting to be sent (pending or claimed), for operators watching a backlog drain.
+    private let backlogGauge = Gauge(label: "schoolict_notifications_backlog")
 
     init(configuration: Configuration, settings: NotificationSettings, schoolNow: @escaping @Sendable () -> Date,
          stop: StopSignal, logger: Logger) {
@@ -36,6 +39,9 @@ final class SchedulerLoop {
                     if report.planned > 0 {
                         logger.debug("planning cycle", metadata: ["notification.planned": "\(report.planned)"])
                     }
+                    let backlog = try database.query(
+                        "SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')")[0].int(0)
+                    backlogGauge.record(backlog)
                     nextPlan = ContinuousClock.now + .seconds(settings.planInterval)
                 }
                 let relayed = try relay.relay(database: database)

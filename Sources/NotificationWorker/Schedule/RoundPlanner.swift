@@ -11,30 +11,40 @@ struct RoundPlanner: Sendable {
     /// each staff address listing those schools by region.
     func reminderRound(campaign: CampaignSettings, slot: ReminderSlot, schools: [PlanningStore.ScopedSchool],
                        previousDeadline: Date?) -> [PlannedNotification] {
-        let series = campaign.series
-        let missing = schools.filter { !$0.onTime }
-        var planned: [PlannedNotification] = []
-        planned.reserveCapacity(missing.count + campaign.staffEmails.count)
-        for school in missing {
-            let key = NotificationKey(kind: .deadlineReminder, campaign: campaign.campaign, series: series.id,
+        schoolReminders(campaign: campaign, slot: slot, schools: schools[...], previousDeadline: previousDeadline)
+            + staffDigests(campaign: campaign, slot: slot, schools: schools, previousDeadline: previousDeadline)
+    }
+
+    /// The school reminders of a round, for a slice of the schools in scope (planning goes in chunks, so that
+    /// tens of thousands of schools never sit in memory as e-mails at once).
+    func schoolReminders(campaign: CampaignSettings, slot: ReminderSlot, schools: ArraySlice<PlanningStore.ScopedSchool>,
+                         previousDeadline: Date?) -> [PlannedNotification] {
+        let seriesID = campaign.series.id
+        return schools.filter { !$0.onTime }.map { school in
+            let key = NotificationKey(kind: .deadlineReminder, campaign: campaign.campaign, series: seriesID,
                                       day: slot.day, recipient: school.officialEmail)
             let payload = DeadlineReminderPayload(school: school.ref, level: school.level,
                                                   officialEmail: school.officialEmail, daysBefore: slot.daysBefore,
                                                   previousDeadline: previousDeadline)
-            planned.append(PlannedNotification(key: key, messageIDDomain: messageIDDomain, deadline: campaign.deadline,
-                                               schoolCode: school.code, language: school.language,
-                                               payload: payload.json, dueAt: slot.dueAt))
+            return PlannedNotification(key: key, messageIDDomain: messageIDDomain, deadline: campaign.deadline,
+                                       schoolCode: school.code, language: school.language,
+                                       payload: payload.json, dueAt: slot.dueAt)
         }
+    }
+
+    /// The staff digests of a round: every school in scope goes in, for the counts.
+    func staffDigests(campaign: CampaignSettings, slot: ReminderSlot, schools: [PlanningStore.ScopedSchool],
+                      previousDeadline: Date?) -> [PlannedNotification] {
+        let missing = schools.filter { !$0.onTime }
         let digest = StaffDigestPayload(daysBefore: slot.daysBefore, schoolsInScope: schools.count,
                                         missing: groupByRegion(missing), previousDeadline: previousDeadline)
         let language = PlanningStore.staffLanguage(of: schools)
-        for address in uniqueAddresses(campaign.staffEmails) {
-            let key = NotificationKey(kind: .staffDigest, campaign: campaign.campaign, series: series.id,
+        return uniqueAddresses(campaign.staffEmails).map { address in
+            let key = NotificationKey(kind: .staffDigest, campaign: campaign.campaign, series: campaign.series.id,
                                       day: slot.day, recipient: address)
-            planned.append(PlannedNotification(key: key, messageIDDomain: messageIDDomain, deadline: campaign.deadline,
-                                               language: language, payload: digest.json, dueAt: slot.dueAt))
+            return PlannedNotification(key: key, messageIDDomain: messageIDDomain, deadline: campaign.deadline,
+                                       language: language, payload: digest.json, dueAt: slot.dueAt)
         }
-        return planned
     }
 
     /// The final digest to each staff address: on time, late and missing, by region.

@@ -51,9 +51,9 @@ extension MailDocument {
             case .paragraph(let text):
                 sections.append(Self.wrap(text))
             case .heading(let text):
-                sections.append(text + "\n" + String(repeating: "-", count: min(Self.textWidth, text.count)))
+                sections.append(text + "\n" + String(repeating: "-", count: min(Self.textWidth, Self.displayWidth(text))))
             case .facts(let facts):
-                let width = facts.map { $0.label.count }.max() ?? 0
+                let width = facts.map { Self.displayWidth($0.label) }.max() ?? 0
                 sections.append(facts.map { fact in
                     Self.pad(fact.label + ":", to: width + 1) + " " + fact.value
                 }.joined(separator: "\n"))
@@ -70,14 +70,14 @@ extension MailDocument {
     }
 
     private static func pad(_ text: String, to width: Int) -> String {
-        text + String(repeating: " ", count: max(0, width - text.count))
+        text + String(repeating: " ", count: max(0, width - displayWidth(text)))
     }
 
     private static func textTable(columns: [String], rows: [[String]]) -> String {
-        var widths = columns.map(\.count)
+        var widths = columns.map(displayWidth)
         for row in rows {
             for (index, cell) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], cell.count)
+                widths[index] = max(widths[index], displayWidth(cell))
             }
         }
         func line(_ cells: [String]) -> String {
@@ -94,27 +94,57 @@ extension MailDocument {
     }
 
     /// Greedy word wrap on spaces; words longer than the width stay whole. Existing line breaks are kept.
+    ///
+    /// Works on UTF-8 bytes and measures in Unicode scalars (text here is NFC, where a scalar is a character on
+    /// screen), which keeps rendering cheap enough for tens of thousands of e-mails.
     static func wrap(_ text: String, width: Int = textWidth, firstPrefix: String = "", restPrefix: String = "") -> String {
-        var output: [String] = []
-        var prefix = firstPrefix
-        for paragraphLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            var line = ""
-            for word in paragraphLine.split(separator: " ", omittingEmptySubsequences: true) {
+        let first = Array(firstPrefix.utf8)
+        let rest = Array(restPrefix.utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + text.utf8.count / 50 + first.count)
+        var prefix = first
+        var prefixWidth = displayWidth(first)
+        var firstLine = true
+        for sourceLine in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            if !firstLine { output.append(0x0A) }
+            firstLine = false
+            var line: [UInt8] = []
+            var lineWidth = 0
+            for word in sourceLine.split(separator: 0x20, omittingEmptySubsequences: true) {
+                let wordWidth = displayWidth(word)
                 if line.isEmpty {
-                    line = String(word)
-                } else if prefix.count + line.count + 1 + word.count <= width {
-                    line += " " + word
+                    line.append(contentsOf: word)
+                    lineWidth = wordWidth
+                } else if prefixWidth + lineWidth + 1 + wordWidth <= width {
+                    line.append(0x20)
+                    line.append(contentsOf: word)
+                    lineWidth += 1 + wordWidth
                 } else {
-                    output.append(prefix + line)
-                    prefix = restPrefix
-                    line = String(word)
+                    output += prefix
+                    output += line
+                    output.append(0x0A)
+                    prefix = rest
+                    prefixWidth = displayWidth(rest)
+                    line = Array(word)
+                    lineWidth = wordWidth
                 }
             }
-            output.append(prefix + line)
-            prefix = restPrefix
+            output += prefix
+            output += line
+            prefix = rest
+            prefixWidth = displayWidth(rest)
         }
-        return output.joined(separator: "\n")
+        return String(decoding: output, as: UTF8.self)
     }
+
+    /// Characters on screen, counted as Unicode scalars (UTF-8 lead bytes).
+    static func displayWidth(_ bytes: some Sequence<UInt8>) -> Int {
+        var count = 0
+        for byte in bytes where byte & 0xC0 != 0x80 { count += 1 }
+        return count
+    }
+
+    static func displayWidth(_ text: String) -> Int { displayWidth(text.utf8) }
 
     // MARK: HTML
 
@@ -164,22 +194,29 @@ extension MailDocument {
     }
 
     static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
+        func special(_ byte: UInt8) -> Bool {
+            byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+                || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
+        }
+        guard text.utf8.contains(where: special) else { return text }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(text.utf8.count + 16)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "&"): escaped += Array("&amp;".utf8)
+            case UInt8(ascii: "<"): escaped += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): escaped += Array("&gt;".utf8)
+            case UInt8(ascii: "\""): escaped += Array("&quot;".utf8)
+            case UInt8(ascii: "'"): escaped += Array("&#39;".utf8)
+            default: escaped.append(byte)
             }
         }
-        return escaped
+        return String(decoding: escaped, as: UTF8.self)
     }
 
     private static func escapeLines(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false).map { escape(String($0)) }.joined(separator: "<br>\n")
+        guard text.utf8.contains(0x0A) else { return escape(text) }
+        return text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false)
+            .map { escape(String(decoding: $0, as: UTF8.self)) }.joined(separator: "<br>\n")
     }
 }
