@@ -45,7 +45,7 @@ submissions)
     "$bin/SubmissionWorker" 2>.data/logs/bench-submission-worker.log &
     worker_pid=$!
     sleep 1
-    "$bin/schoolict-bench" submissions --count "$count" --worker-pid "$worker_pid"
+    "$bin/schoolict-bench" submissions --count "$count" --rate "${BENCH_RATE:-0}" --worker-pid "$worker_pid"
     psql -qtA "$DATABASE_URL" -c "SELECT 'database: ' || count(*) || ' submissions, ' || (SELECT count(*) FROM equipment_items) || ' equipment lines' FROM submissions"
     ;;
 allocation)

@@ -136,6 +136,12 @@ struct SubmissionBenchmark: ParsableCommand {
             latencies.append(now - publishTimes.withLock { $0[index] })
             lastOutcome = now
         }
+        // The last outcome can arrive before the publisher has read its last confirm.
+        var waited = 0
+        while publishDone.withLock({ $0 }) == nil, waited < 100 {
+            Thread.sleep(forTimeInterval: 0.05)
+            waited += 1
+        }
         let published = publishDone.withLock { $0 } ?? .nan
         let workerCPU = workerPid.flatMap { pid in workerCPUBefore.flatMap { before in cpuSeconds(pid: pid).map { $0 - before } } }
         watcher.close()
