@@ -12,7 +12,8 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
         discussion: """
             Configuration comes from the environment: AMQP_URL, DATABASE_URL, SMTP_URL, MAIL_FROM, SCHOOLICT_NOW \
             (see CONTRACT.md), and NOTIFY_DRY_RUN, NOTIFY_INTERVAL_SECONDS, NOTIFY_SENDERS, NOTIFY_BATCH_SIZE, \
-            NOTIFY_RETRY_BASE_SECONDS, NOTIFY_RETRY_MAX_SECONDS, NOTIFY_MAX_ATTEMPTS, NOTIFY_SMTP_TIMEOUT_SECONDS.
+            NOTIFY_RETRY_BASE_SECONDS, NOTIFY_RETRY_MAX_SECONDS, NOTIFY_MAX_ATTEMPTS, NOTIFY_SMTP_TIMEOUT_SECONDS, \
+            SMTP_CA_FILE.
             """
     )
 

@@ -55,7 +55,8 @@ final class SenderLoop {
 
     private func client() throws(SMTPError) -> SMTPClient {
         if let smtp { return smtp }
-        let client = try SMTPClient(url: configuration.smtpURL, timeout: .seconds(settings.smtpTimeout))
+        let client = try SMTPClient(url: configuration.smtpURL, caFile: settings.smtpCAFile,
+                                    timeout: .seconds(settings.smtpTimeout))
         smtp = client
         return client
     }

@@ -37,10 +37,13 @@ public final class SMTPClient {
     ///
     /// - Parameters:
     ///   - url: `SMTP_URL`, `smtp://[user:password@]host[:port][/ehlo-name]` or `smtps://…`.
+    ///   - caFile: PEM file of the certificate authorities to trust for the server's TLS certificate, for a relay
+    ///     with a private CA; `nil` = the system's (libcurl's built-in bundle). Certificates are always verified.
     ///   - connectTimeout: Time allowed to connect, greet, STARTTLS and authenticate.
     ///   - timeout: Time allowed for a whole message, connection included.
     /// - Throws: ``SMTPError`` with code ``SMTPError/Code/setup`` for an unusable URL or a libcurl without SMTP.
-    public init(url: String, connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60)) throws(SMTPError) {
+    public init(url: String, caFile: String? = nil, connectTimeout: Duration = .seconds(10),
+                timeout: Duration = .seconds(60)) throws(SMTPError) {
         let lowered = url.lowercased()
         if lowered.hasPrefix("smtps://") {
             security = .implicitTLS
@@ -64,7 +67,7 @@ public final class SMTPClient {
         replyBuffer.initialize(to: ccurl_reply())
 
         do {
-            try configure(handle, connectTimeout: connectTimeout, timeout: timeout)
+            try configure(handle, caFile: caFile, connectTimeout: connectTimeout, timeout: timeout)
         } catch {
             close()
             throw error
@@ -140,7 +143,7 @@ public final class SMTPClient {
 
     // MARK: Setup
 
-    private func configure(_ handle: UnsafeMutableRawPointer, connectTimeout: Duration,
+    private func configure(_ handle: UnsafeMutableRawPointer, caFile: String?, connectTimeout: Duration,
                            timeout: Duration) throws(SMTPError) {
         func check(_ status: CURLcode, _ option: String) throws(SMTPError) {
             guard status == CURLE_OK else {
@@ -158,6 +161,9 @@ public final class SMTPClient {
                   "CURLOPT_CONNECTTIMEOUT_MS")
         try check(ccurl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(timeout)), "CURLOPT_TIMEOUT_MS")
         try check(ccurl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1), "CURLOPT_TCP_KEEPALIVE")
+        if let caFile {
+            try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile), "CURLOPT_CAINFO")
+        }
         if security == .opportunisticSTARTTLS {
             try check(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue)), "CURLOPT_USE_SSL")
         }
