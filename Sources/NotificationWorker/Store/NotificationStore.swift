@@ -56,7 +56,7 @@ enum NotificationStore {
             WITH picked AS (
                 SELECT dedup_key FROM notifications
                 WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
-                ORDER BY next_attempt_at, dedup_key
+                ORDER BY next_attempt_at
                 LIMIT $1
                 FOR UPDATE SKIP LOCKED
             )
