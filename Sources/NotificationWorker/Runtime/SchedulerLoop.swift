@@ -31,6 +31,8 @@ final class SchedulerLoop {
 
     func run() {
         var nextPlan = ContinuousClock.now
+        var nextRelay = ContinuousClock.now
+        var relayBackoff = Backoff(base: 0.5, maximum: 30)
         while !stop.isStopped {
             do {
                 let database = try connected()
@@ -44,8 +46,22 @@ final class SchedulerLoop {
                     backlogGauge.record(backlog)
                     nextPlan = ContinuousClock.now + .seconds(settings.planInterval)
                 }
-                let relayed = try relay.relay(database: database)
                 backoff.reset()
+                var relayed = 0
+                if ContinuousClock.now >= nextRelay {
+                    do {
+                        relayed = try relay.relay(database: database)
+                        relayBackoff.reset()
+                    } catch let error as PostgresError where error.isConnectionError {
+                        throw error
+                    } catch {
+                        // The broker is away: keep planning (e-mails still go out); events wait in the outbox.
+                        let delay = relayBackoff.next()
+                        logger.warning("relaying notification.sent events failed; retrying",
+                                       metadata: ["error": "\(error)", "retry.seconds": "\(delay)"])
+                        nextRelay = ContinuousClock.now + .seconds(delay)
+                    }
+                }
                 if relayed < OutboxRelay.batchLimit {
                     relay.serviceHeartbeat()
                     stop.sleep(seconds: min(0.25, settings.planInterval))
