@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench.sh submissions [COUNT]
 #        scripts/bench.sh allocation [STUDENTS] [DEVICES]
+#        scripts/bench.sh notifications [COUNT]
 #
 # Runs a benchmark against the project's local servers (scripts/servers.sh start) in a scratch RabbitMQ
 # vhost and a scratch database, with release builds, and prints its figures.
@@ -17,6 +18,7 @@ echo "building release binaries..."
 scratch=(--scratch-path "${SCHOOLICT_SCRATCH:-.build}")
 swift build "${scratch[@]}" -c release --product SubmissionWorker >/dev/null
 swift build "${scratch[@]}" -c release --product AllocationWorker >/dev/null
+swift build "${scratch[@]}" -c release --product NotificationWorker >/dev/null
 swift build "${scratch[@]}" -c release --product schoolict-bench >/dev/null
 bin="$(swift build "${scratch[@]}" -c release --show-bin-path)"
 
@@ -55,8 +57,12 @@ allocation)
     sleep 1
     "$bin/schoolict-bench" allocation --students "${2:-1000000}" --devices "${3:-200000}" --worker-pid "$worker_pid"
     ;;
+notifications)
+    # Makes its own scratch database, vhost and discarding SMTP sink, and starts the NotificationWorker.
+    "$bin/schoolict-bench" notifications --count "$count"
+    ;;
 *)
-    echo "unknown benchmark: $what (submissions | allocation)" >&2
+    echo "unknown benchmark: $what (submissions | allocation | notifications)" >&2
     exit 2
     ;;
 esac

@@ -67,7 +67,7 @@ final class AllocationProcessor: BatchHandler {
         guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else {
             return BatchResult()
         }
-        let result = try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID())
+        let result = try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
             .perform(trigger: trigger, triggerMessageID: nil, database: database)
         logger.info("allocation run", metadata: ["allocation.run_id": "\(result.runID)", "allocation.campaign": "\(campaign)",
                                                  "allocation.allocated": "\(result.figures.allocated)",
@@ -161,7 +161,7 @@ final class AllocationProcessor: BatchHandler {
                               [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [], [])
         }
         let run = try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
-                                    runID: "run-" + id).perform(trigger: "command", triggerMessageID: id, database: database)
+                                    runID: "run-" + id, now: clock.now()).perform(trigger: "command", triggerMessageID: id, database: database)
         logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
                                                  "allocation.allocated": "\(run.figures.allocated)",
                                                  "allocation.waiting": "\(run.figures.waiting)"])

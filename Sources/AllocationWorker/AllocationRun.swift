@@ -25,6 +25,9 @@ struct AllocationRun {
     let campaign: CampaignRecord
     let scope: AllocationStore.Scope
     let runID: String
+    /// The school clock's time (SCHOOLICT_NOW-aware): allocations are stamped with it, since handover
+    /// deadlines run from it.
+    let now: Date
 
     /// Allocates what can be allocated. Takes the campaign's advisory lock first, so concurrent runs for the
     /// same campaign see each other's committed allocations and never give a device or a student twice.
@@ -73,7 +76,7 @@ struct AllocationRun {
             }
             assignments = Allocator.assign(candidates: candidates, devices: devices, ranking: ranking)
             phases.mark("assign")
-            try AllocationStore.insert(assignments, campaign: campaign.campaign, runID: runID, database: database)
+            try AllocationStore.insert(assignments, campaign: campaign.campaign, runID: runID, at: now, database: database)
             phases.mark("insert")
         }
         figures.allocated = assignments.count

@@ -130,13 +130,15 @@ enum AllocationStore {
 
     /// Writes the assignments with COPY. A device or student already allocated violates a key and fails the
     /// whole run: the database, not only Swift, guarantees one device per student and one student per device.
-    static func insert(_ assignments: [Assignment], campaign: String, runID: String,
+    static func insert(_ assignments: [Assignment], campaign: String, runID: String, at time: Date,
                        database: PostgresConnection) throws(PostgresError) {
         guard !assignments.isEmpty else { return }
+        let allocatedAt = ISO8601.format(time)
         _ = try database.copyIn(
-            "COPY allocations (device_serial, campaign, school_code, student_ref, run_id, rank, category, rule) FROM STDIN",
+            "COPY allocations (device_serial, campaign, school_code, student_ref, run_id, rank, category, rule, allocated_at) FROM STDIN",
             rows: assignments.lazy.map { a in
-                [a.serial, campaign, a.schoolCode, a.studentRef, runID, String(a.rank), a.category.rawValue, a.rule.rawValue]
+                [a.serial, campaign, a.schoolCode, a.studentRef, runID, String(a.rank), a.category.rawValue, a.rule.rawValue,
+                 allocatedAt]
             })
     }
 }

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schoolict-bench",
         abstract: "Measure the workers against real RabbitMQ and PostgreSQL.",
-        subcommands: [SubmissionBenchmark.self, AllocationBenchmark.self]
+        subcommands: [SubmissionBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
     )
 }
 
