@@ -18,4 +18,16 @@ scripts/validate-compose.sh
 echo "== build"
 swift build --build-tests 2>&1 | grep -E "error|warning: |Build complete" || true
 echo "== tests"
-swift test --skip-build "$@"
+mkdir -p .data/logs
+set +e
+swift test --skip-build "$@" 2>&1 | tee .data/logs/test.log
+status=${PIPESTATUS[0]}
+set -e
+# One plain closing line from Swift Testing's summary ("Test run with N tests in M suites passed/failed").
+summary="$(grep -E 'Test run with [0-9]+ tests?' .data/logs/test.log | tail -1 || true)"
+total="$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")"
+failed="$(grep -cE '^✘ Test .* failed after' .data/logs/test.log || true)"
+if [[ -n "$summary" ]]; then
+    echo "tests: $(( total - failed )) passed, $failed failed"
+fi
+exit "$status"
