@@ -41,7 +41,9 @@ final class AllocationProcessor: BatchHandler {
     /// deadline has passed (events before the deadline do not allocate: a student reported later but on time
     /// could outrank one served early, and allocations are never moved).
     func idle(database: PostgresConnection) throws -> BatchResult {
-        var result = BatchResult()
+        // The relay first: events of the runs below are published with this result, not picked up twice.
+        let pending = try database.transaction { database in try Outbox.pendingRelay(database: database) }
+        var result = BatchResult(publish: pending, relayedMessageIDs: pending.map(\.messageID))
         if Date().timeIntervalSince(lastDeadlineCheck) > 10 {
             lastDeadlineCheck = Date()
             let due = try database.query("""
@@ -57,9 +59,6 @@ final class AllocationProcessor: BatchHandler {
                 result.relayedMessageIDs += run.relayedMessageIDs
             }
         }
-        let pending = try database.transaction { database in try Outbox.pendingRelay(database: database) }
-        result.publish += pending
-        result.relayedMessageIDs += pending.map(\.messageID)
         return result
     }
 

@@ -106,6 +106,8 @@ final class DemoSession {
     private let watcher: AMQPConnection
     private(set) var outcomes: [String: (routingKey: String, body: JSONValue)] = [:]
     private(set) var allEvents: [(routingKey: String, body: JSONValue)] = []
+    /// Events are delivered at least once: like any consumer, the demo drops repeats by message id.
+    private var seenEventIDs = Set<String>()
 
     init(url: AMQPURL) throws {
         publisher = try AMQPConnection(url: url)
@@ -160,6 +162,7 @@ final class DemoSession {
             guard let delivery = try watcher.nextDelivery(timeout: timeout) else { return }
             try watcher.ack(delivery.deliveryTag)
             guard let body = try? JSONParser.parse(delivery.body) else { return }
+            if let id = delivery.messageID, !seenEventIDs.insert(id).inserted { return }
             allEvents.append((delivery.routingKey, body))
             if delivery.routingKey.hasPrefix("submission.") || delivery.routingKey.hasPrefix("command."),
                let id = delivery.correlationID, outcomes[id] == nil {
