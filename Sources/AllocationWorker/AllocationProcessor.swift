@@ -72,6 +72,8 @@ final class AllocationProcessor: BatchHandler {
                                                  "allocation.allocated": "\(result.figures.allocated)",
                                                  "allocation.waiting": "\(result.figures.waiting)",
                                                  "allocation.trigger": "\(trigger)"])
+        // A run nobody asked for that found nothing to allocate stays in `allocation_runs` but says nothing.
+        guard result.figures.allocated > 0 else { return BatchResult() }
         let events = result.events()
         try Outbox.storeForRelay(events, database: database)
         return BatchResult(publish: events, relayedMessageIDs: events.map(\.messageID))

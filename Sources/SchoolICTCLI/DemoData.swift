@@ -36,11 +36,13 @@ struct DemoData {
     static let vietnamStaff = ["office@tdm.edu.vn", "cntt@sgddt.binhduong.gov.vn"]
 
     var random = Random(state: 20_220_110)
+    static let greekRegions = ["Attica", "Central Macedonia", "Crete", "Thessaly", "Western Greece", "Epirus", "South Aegean"]
+    static let vietnamWards = ["Phú Cường", "Hiệp Thành", "Phú Lợi", "Phú Hòa", "Chánh Nghĩa", "Định Hòa", "Hòa Phú", "Tân An"]
     var greekSchools: [School] = []
     var vietnamSchools: [School] = []
 
     init(greekSchools greekCount: Int = 320, vietnamSchools vietnamCount: Int = 48) {
-        let regions = ["Attica", "Central Macedonia", "Crete", "Thessaly", "Western Greece", "Epirus", "South Aegean"]
+        let regions = Self.greekRegions
         let towns = ["Αθηνών", "Πειραιά", "Θεσσαλονίκης", "Ηρακλείου", "Λάρισας", "Πάτρας", "Ιωαννίνων", "Ρόδου",
                      "Χανίων", "Βόλου", "Καλαμάτας", "Σερρών"]
         for index in 0..<greekCount {
@@ -56,7 +58,7 @@ struct DemoData {
                 region: regions[index % regions.count], email: "mail@\(code).sch.gr", language: .greek,
                 students: 80 + random.int(0..<420)))
         }
-        let wards = ["Phú Cường", "Hiệp Thành", "Phú Lợi", "Phú Hòa", "Chánh Nghĩa", "Định Hòa", "Hòa Phú", "Tân An"]
+        let wards = Self.vietnamWards
         for index in 0..<vietnamCount {
             let level: SchoolLevel = index % 3 == 2 ? .lowerSecondary : .primary
             let prefix = level == .primary ? "TH" : "THCS"
@@ -90,6 +92,8 @@ struct DemoData {
             "deadline": .string(extended ? "2022-01-31T23:59:59+02:00" : "2022-01-21T23:59:59+02:00"),
             "timezone": "Europe/Athens", "staff_emails": .array(Self.greekStaff.map { .string($0) }),
             "reminder_days": [7, 3, 1],
+            // One deployment serves both ministries here: each campaign names the regions it concerns.
+            "regions": .array(Self.greekRegions.map { .string($0) }),
         ]
     }
 
@@ -101,6 +105,8 @@ struct DemoData {
             "timezone": "Asia/Ho_Chi_Minh", "staff_emails": .array(Self.vietnamStaff.map { .string($0) }),
             "reminder_days": [2, 1], "handover_days": 1,
             "priority": ["covid_orphan", "poor_household", "near_poor_household", "other_hardship"],
+            "regions": .array(Self.vietnamWards.map { .string("Phường \($0)") }),
+            "levels": ["primary", "lower_secondary"],
         ]
     }
 
