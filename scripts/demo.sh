@@ -33,9 +33,9 @@ rm -f "$SCHOOLICT_MAIL_DIR"/*.eml "$SCHOOLICT_MAIL_DIR"/.mode 2>/dev/null || tru
 
 export AMQP_URL="${AMQP_URL%/*}/$vhost"
 export DATABASE_URL="${DATABASE_URL%/*}/$db"
-# The workers' clock starts half a minute before 09:00 on 30 January 2022 in Athens: the day before the
+# The workers' clock starts at 09:00 on 30 January 2022 in Athens: the day before the
 # extended Greek deadline, when the last reminders fall due.
-export SCHOOLICT_NOW="${SCHOOLICT_NOW:-2022-01-30T08:59:30+02:00}"
+export SCHOOLICT_NOW="${SCHOOLICT_NOW:-2022-01-30T09:00:00+02:00}"
 export LOG_LEVEL="${LOG_LEVEL:-notice}"
 
 pids=()
