@@ -4,16 +4,8 @@ import Shared
 @main
 enum SubmissionWorker {
     static func main() async {
-        await WorkerMain.run(name: "submission-worker") { configuration, logger in
-            let clock = SchoolClock.from(configuration)
-            let settings = ConsumerService.Settings(queue: SubmissionProcessor.queue,
-                                                    batchSize: configuration.batchSize,
-                                                    prefetch: configuration.prefetch)
-            return (0..<configuration.consumers).map { _ in
-                ConsumerService(configuration: configuration, settings: settings, logger: logger) {
-                    SubmissionProcessor(clock: clock, logger: logger)
-                }
-            }
+        await WorkerMain.runConsumers(name: "submission-worker", queue: SubmissionProcessor.queue) { clock, logger in
+            SubmissionProcessor(clock: clock, logger: logger)
         }
     }
 }

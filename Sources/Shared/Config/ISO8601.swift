@@ -49,7 +49,7 @@ public enum ISO8601 {
         let totalMilliseconds = Int((date.timeIntervalSince1970 * 1000).rounded())
         let (utcSeconds, milliseconds) = floorDivide(totalMilliseconds, 1000)
         let (days, secondOfDay) = floorDivide(utcSeconds + offsetSeconds, 86_400)
-        let (year, month, day) = civil(fromDays: days)
+        let (year, month, day) = CivilCalendar.date(fromDaysSinceEpoch: days)
 
         var bytes = [UInt8]()
         bytes.reserveCapacity(29)
@@ -81,44 +81,6 @@ public enum ISO8601 {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    // MARK: - Calendar arithmetic (Howard Hinnant's days-from-civil algorithms)
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date.
-    static func days(fromCivilYear year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The proleptic Gregorian date of a count of days since 1970-01-01.
-    static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let monthIndex = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
-    }
-
-    static func isLeapYear(_ year: Int) -> Bool {
-        year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-    }
-
-    static func daysInMonth(_ month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return isLeapYear(year) ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
     // MARK: - Byte-level parsing
 
     private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> ParsedTimestamp? {
@@ -131,7 +93,7 @@ public enum ISO8601 {
             let minute = cursor.digits(2), cursor.expect(UInt8(ascii: ":")),
             let second = cursor.digits(2)
         else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= daysInMonth(month, year: year),
+        guard (1...12).contains(month), day >= 1, day <= CivilCalendar.daysInMonth(month, year: year),
             hour <= 23, minute <= 59, second <= 60
         else { return nil }
 
@@ -166,7 +128,7 @@ public enum ISO8601 {
         guard cursor.isAtEnd else { return nil }
 
         let localSeconds =
-            days(fromCivilYear: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
+            CivilCalendar.daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         let utcSeconds = localSeconds - offsetSeconds
         let interval = Double(utcSeconds) + Double(nanoseconds) / 1_000_000_000
         return ParsedTimestamp(

@@ -24,7 +24,8 @@ enum PostgresText {
         let fraction = micros - seconds * microsecondsPerSecond
         let days = floorDivide(seconds, secondsPerDay)
         let secondOfDay = seconds - days * secondsPerDay
-        let (year, month, day) = civilDate(fromDaysSinceEpoch: days)
+        let civil = CivilCalendar.date(fromDaysSinceEpoch: Int(days))
+        let (year, month, day) = (Int64(civil.year), Int64(civil.month), Int64(civil.day))
 
         var bytes: [UInt8] = []
         bytes.reserveCapacity(30)
@@ -107,34 +108,10 @@ enum PostgresText {
         }
         guard scanner.isAtEnd else { return nil }
 
-        let days = daysSinceEpoch(year: year, month: month, day: day)
+        let days = Int64(CivilCalendar.daysSinceEpoch(year: Int(year), month: Int(month), day: Int(day)))
         let seconds = days * secondsPerDay + secondOfDay - offsetSeconds
         let micros = seconds * microsecondsPerSecond + fraction
         return Date(timeIntervalSinceReferenceDate: Double(micros - referenceDateMicroseconds) / 1_000_000)
-    }
-
-    /// Howard Hinnant's `days_from_civil`: days since 1970-01-01 in the proleptic Gregorian calendar.
-    static func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = floorDivide(y, 400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// Howard Hinnant's `civil_from_days`, the inverse of ``daysSinceEpoch(year:month:day:)``.
-    static func civilDate(fromDaysSinceEpoch days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = floorDivide(z, 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (year, month, day)
     }
 
     // MARK: Numbers and booleans
