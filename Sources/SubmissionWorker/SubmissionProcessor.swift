@@ -78,13 +78,19 @@ final class SubmissionProcessor: BatchHandler {
         return BatchResult(publish: [outcome.message], deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
     }
 
-    /// A message delivered too often is rejected with `processing_failed` (its body is kept in `submissions.dead`).
-    func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage? {
-        let message = IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
-                                               messageID: delivery.messageID, body: delivery.body)
-        return Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
-                                [FieldError(.processingFailed, field: "",
-                                            "the message could not be processed; it is kept for an operator")]).message
+    /// A message delivered too often: if it was processed before (redelivered by lost connections, not by
+    /// crashes), its stored outcome again; otherwise rejected with `processing_failed` and kept in
+    /// `submissions.dead`. The body is not parsed: it may be what crashes the worker.
+    func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
+        let (id, subject) = IncomingMessage.identify(exchange: delivery.exchange, routingKey: delivery.routingKey,
+                                                     messageID: delivery.messageID, body: delivery.body)
+        let processed = try database.query("SELECT 1 FROM processed_messages WHERE message_id = $1", [id])
+        if !processed.isEmpty {
+            let outcomeID = Outcome.outcomeID(for: id)
+            return .alreadyProcessed(outcome: try Outbox.load(messageIDs: [outcomeID], database: database)[outcomeID])
+        }
+        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
+            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
     }
 
     private func subject(of message: IncomingMessage, delivery: AMQPDelivery) -> Outcome.Subject {

@@ -684,6 +684,82 @@ struct SubmissionWorkerIntegrationTests {
         }
     }
 
+    @Test func brokerRefusingEventsForAWhileHoldsTheBatchAndLosesNothing() throws {
+        try withWorker(batchSize: 100) { harness in
+            let load = InventoryLoad(prefix: "refused", count: 3000)
+            let baseline = harness.outcomes.byCorrelationID.count
+            try harness.publish(load.messages)
+            try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
+                harness.outcomes.byCorrelationID.count - baseline >= load.count / 10
+            }
+            try harness.refuseEvents()
+            // Longer than five reconnections with backoff (0.2 s doubling): a worker that gave its batch back to
+            // the broker on each refusal would see its messages delivered five times and dead-letter them.
+            Thread.sleep(forTimeInterval: 8)
+            let committedWhileRefused = try committedCount(harness, prefix: "refused")
+            try harness.acceptEvents()
+            try harness.awaitOutcomes(load.ids, timeout: .seconds(90))
+            try harness.outcomes.drain(for: .seconds(1))
+            print("refused-events test: \(committedWhileRefused) of \(load.count) committed when the broker accepted events again")
+            #expect(committedWhileRefused < load.count, "everything was processed before the refusal: nothing was tested")
+            try load.verify(harness)
+            #expect(try harness.publisher.queueDepth(Topology.QueueName.submissions + ".dead").messages == 0)
+            #expect(harness.workers.allSatisfy { $0.isRunning })
+            let log = harness.workers[0].logTail(lines: 200)
+            #expect(log.contains("the broker did not confirm the events"), "the refusal was never seen: \(log)")
+            #expect(!log.contains("reconnecting"), "the worker gave its batch back instead of retrying: \(log)")
+        }
+    }
+
+    @Test func aMessageDeliveredTooOftenIsDeadLetteredUnlessItWasProcessedBefore() throws {
+        try withWorker { harness in
+            let processed = F.inventory(id: "often-processed", school: F.greekLyceum, items: [F.item("laptop", quantity: 3, year: 2020)])
+            let first = try harness.send(processed)
+            #expect(first.routingKey == "submission.accepted.equipment_inventory")
+            #expect(harness.workers[0].terminate() == 0)
+
+            // The processed message again (same id) and a new one, each given back to the queue five times
+            // without an acknowledgement, as if each delivery had crashed a worker.
+            let fresh = F.inventory(id: "often-fresh", school: F.greekPrimary, items: [F.item("desktop", quantity: 2, year: 2019)])
+            try harness.publish(processed, fresh)
+            let bouncer = try AMQPConnection(url: harness.virtualHost.amqpURL)
+            defer { bouncer.close() }
+            try bouncer.startConsuming(queue: Topology.QueueName.submissions, prefetch: 10)
+            var rejections: [String: Int] = [:]
+            var lastCount: [String: Int] = [:]
+            while rejections.count < 2 || rejections.values.contains(where: { $0 < 5 }) {
+                let delivery = try #require(try bouncer.nextDelivery(timeout: .seconds(10)))
+                let id = delivery.messageID ?? ""
+                // Held, not rejected, once given back five times: closing the connection returns it.
+                if rejections[id, default: 0] < 5 {
+                    lastCount[id] = delivery.deliveryCount
+                    try bouncer.reject(delivery.deliveryTag, requeue: true)
+                    rejections[id, default: 0] += 1
+                }
+            }
+            try bouncer.cancelConsuming()
+            bouncer.close()
+            // The broker counts the returns: the fifth delivery says 4; the next one, the worker's, at least 5.
+            #expect(lastCount == ["often-processed": 4, "often-fresh": 4], "x-delivery-count seen: \(lastCount)")
+
+            try harness.startWorker()
+            let outcomes = try harness.awaitOutcomes(["often-fresh"])
+            try harness.awaitOutcomes(["often-processed"], count: 2)
+            try harness.outcomes.drain(for: .milliseconds(500))
+            let again = harness.outcomes.outcomes(of: "often-processed")
+            #expect(again.count == 2)
+            #expect(again.allSatisfy { $0.body == first.body && $0.routingKey == first.routingKey },
+                    "a processed message must keep its outcome: \(again.map(\.body.jsonString))")
+            let poisoned = try #require(outcomes["often-fresh"])
+            expectRejected(poisoned, id: "often-fresh", routingKey: "submission.rejected.equipment_inventory",
+                           code: "processing_failed")
+            #expect(try harness.scalar("SELECT count(*) FROM submissions WHERE message_id = 'often-fresh'") == 0)
+            #expect(try harness.scalar("SELECT count(*) FROM submissions WHERE message_id = 'often-processed'") == 1)
+            let dead = try harness.publisher.queueDepth(Topology.QueueName.submissions + ".dead")
+            #expect(dead.messages == 1, "only the unprocessed message is kept for an operator")
+        }
+    }
+
     @Test func sigtermFinishesTheBatchInFlightAndExitsZero() throws {
         try withWorker(batchSize: 200) { harness in
             let load = InventoryLoad(prefix: "term", count: 3000)

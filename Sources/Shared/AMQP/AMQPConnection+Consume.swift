@@ -7,6 +7,7 @@ extension AMQPConnection {
         let state = try liveState()
         amqp_basic_qos(state, channel, 0, prefetch, 0)
         try check(amqp_get_rpc_reply(state), "basic.qos")
+        self.prefetch = prefetch
         let reply = queue.withCString { q in
             amqp_basic_consume(state, channel, camqp_bytes(q), camqp_empty_bytes(), 0, 0, 0, camqp_empty_table())
         }
@@ -63,6 +64,16 @@ extension AMQPConnection {
         default:
             return
         }
+    }
+
+    /// Keeps a consuming connection alive while its owner holds deliveries without reading new ones (for
+    /// example while it retries publishing a batch's events): one `basic.qos` round trip with the same
+    /// prefetch is traffic for the broker's heartbeat check and lets rabbitmq-c send its own heartbeat.
+    /// Deliveries that arrive meanwhile are queued by rabbitmq-c and returned by later `nextDelivery` calls.
+    public func keepAlive() throws(AMQPError) {
+        let state = try liveState()
+        amqp_basic_qos(state, channel, 0, prefetch, 0)
+        try check(amqp_get_rpc_reply(state), "basic.qos (keep-alive)")
     }
 
     /// Acknowledges one delivery, or with `multiple` every delivery up to and including `deliveryTag`.

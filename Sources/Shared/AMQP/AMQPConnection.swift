@@ -18,6 +18,7 @@ public final class AMQPConnection {
     var unconfirmed = Set<UInt64>()
     var nackedCount = 0
     var consumerTag: String?
+    var prefetch: UInt16 = 0
 
     /// Opens a TCP (or TLS, for `amqps`) connection, logs in and opens channel 1.
     ///

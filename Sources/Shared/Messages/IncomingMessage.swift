@@ -16,25 +16,31 @@ public enum IncomingMessage: Sendable {
     ///
     /// The message type comes from the exchange and routing key: submissions on `schools.submissions`
     /// (key = type), commands on `schools.commands` (key = command).
-    public static func classify(exchange: String, routingKey: String, messageID rawID: String?,
-                                body: [UInt8]) -> IncomingMessage {
+    /// The message id and subject of a delivery, from its properties and routing alone: the body is only
+    /// hashed, never parsed (safe for a message that may crash the parser).
+    ///
+    /// A missing id gets one derived from the body, so the same body always gets the same outcome. The id is
+    /// kept exactly as sent: outcomes carry it back as their correlation id.
+    public static func identify(exchange: String, routingKey: String, messageID rawID: String?,
+                                body: [UInt8]) -> (id: String, subject: Outcome.Subject) {
         let subject: Outcome.Subject
-        var submissionType: SubmissionType? = nil
-        var commandKey: CommandKey? = nil
         if exchange == Topology.Exchange.commands, let key = CommandKey(rawValue: routingKey) {
             subject = .command(key.rawValue)
-            commandKey = key
         } else if exchange != Topology.Exchange.commands, let type = SubmissionType(rawValue: routingKey) {
             subject = .submission(type.rawValue)
-            submissionType = type
         } else {
             subject = exchange == Topology.Exchange.commands ? .command("unknown") : .submission("unknown")
         }
-
-        // A missing id gets one derived from the body, so the same body always gets the same outcome.
-        // The id is kept exactly as sent: outcomes carry it back as their correlation id.
         let givenID = rawID ?? ""
-        let id = givenID.isEmpty ? "sha256-" + SHA256.hex(body) : givenID
+        return (givenID.isEmpty ? "sha256-" + SHA256.hex(body) : givenID, subject)
+    }
+
+    public static func classify(exchange: String, routingKey: String, messageID rawID: String?,
+                                body: [UInt8]) -> IncomingMessage {
+        let (id, subject) = identify(exchange: exchange, routingKey: routingKey, messageID: rawID, body: body)
+        let commandKey = exchange == Topology.Exchange.commands ? CommandKey(rawValue: routingKey) : nil
+        let submissionType = exchange != Topology.Exchange.commands ? SubmissionType(rawValue: routingKey) : nil
+        let givenID = rawID ?? ""
 
         let object: [String: JSONValue]
         do {

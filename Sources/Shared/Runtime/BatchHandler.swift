@@ -10,14 +10,25 @@ public protocol BatchHandler: AnyObject {
     /// holds. The default does nothing.
     func idle(database: PostgresConnection) throws -> BatchResult
 
-    /// The outcome to publish for a delivery dead-lettered unprocessed (delivered too often: it may crash
-    /// the worker). The default publishes none.
-    func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage?
+    /// What to do with a delivery seen too often without an acknowledgement (it may crash the worker), without
+    /// processing it. The default dead-letters it and publishes nothing.
+    func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict
 }
 
 extension BatchHandler {
     public func idle(database: PostgresConnection) throws -> BatchResult { BatchResult() }
-    public func poisonOutcome(for delivery: AMQPDelivery) -> AMQPMessage? { nil }
+    public func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
+        .deadLetter(outcome: nil)
+    }
+}
+
+/// The fate of a delivery seen too often: a message processed before (its redeliveries came from lost
+/// connections, not from crashes) is acknowledged with its stored outcome; any other is kept for an operator.
+public enum PoisonVerdict: Sendable {
+    /// Its effects were committed before: publish its stored outcome again (if any) and acknowledge it.
+    case alreadyProcessed(outcome: AMQPMessage?)
+    /// Dead-letter it unprocessed (`basic.reject` without requeue), after publishing this outcome (if any).
+    case deadLetter(outcome: AMQPMessage?)
 }
 
 /// The result of a batch: events to publish (with confirms) before the deliveries are acknowledged.

@@ -6,7 +6,9 @@ import Metrics
 ///
 /// Nothing is acknowledged before its effects are committed and its events confirmed by the broker. When the
 /// database goes away the AMQP connections are closed too (the broker requeues what was in flight) and
-/// everything reconnects with backoff and jitter; the process does not exit.
+/// everything reconnects with backoff and jitter; the process does not exit. When the broker refuses or
+/// cannot confirm events, only the publisher reconnects: the batch stays with this worker, unacknowledged,
+/// until its events are confirmed (see ``publishUntilConfirmed(_:)``).
 final class ConsumerLoop {
     private let configuration: Configuration
     private let settings: ConsumerService.Settings
@@ -17,6 +19,8 @@ final class ConsumerLoop {
     private var consumer: AMQPConnection?
     private var publisher: AMQPConnection?
     private var database: PostgresConnection?
+    /// Delivery tags received on the current consumer connection and not yet acknowledged or rejected.
+    private var unsettled = Set<UInt64>()
     private var migrated = false
     private var backoff = Backoff()
     private var lastDepthCheck = ContinuousClock.now - .seconds(60)
@@ -26,6 +30,7 @@ final class ConsumerLoop {
     private let queueDepthGauge: Gauge
     private let consumersGauge: Gauge
     private let reconnects: Counter
+    private let publishRetries: Counter
     private var outcomeCounters: [String: Counter] = [:]
 
     init(configuration: Configuration, settings: ConsumerService.Settings, handler: any BatchHandler,
@@ -44,6 +49,7 @@ final class ConsumerLoop {
         queueDepthGauge = Gauge(label: "schoolict_queue_messages_ready", dimensions: dimensions)
         consumersGauge = Gauge(label: "schoolict_queue_consumers", dimensions: dimensions)
         reconnects = Counter(label: "schoolict_reconnects_total", dimensions: dimensions)
+        publishRetries = Counter(label: "schoolict_publish_retries_total", dimensions: dimensions)
     }
 
     func run() {
@@ -51,6 +57,8 @@ final class ConsumerLoop {
             do {
                 try connect()
                 try consumeUntilStopped()
+            } catch is StoppedWhilePublishing {
+                logger.notice("stopping with events unconfirmed; the broker redelivers their batch to a worker")
             } catch {
                 logger.warning("connection lost or failed; reconnecting", metadata: ["error": "\(error)"])
                 reconnects.increment()
@@ -69,18 +77,63 @@ final class ConsumerLoop {
         try connectDatabase()
         if consumer == nil || consumer?.isBroken == true {
             closeAMQP(graceful: false)
+            _ = try connectedPublisher()
             let url = try AMQPURL(parsing: configuration.amqpURL)
-            let name = "schoolict-\(settings.queue)@\(ProcessInfo.processInfo.hostName):\(getpid())"
-            let publisher = try AMQPConnection(url: url, name: name + " publisher")
-            try publisher.declare(.contract)
-            try publisher.enableConfirms()
-            let consumer = try AMQPConnection(url: url, name: name + " consumer")
+            let consumer = try AMQPConnection(url: url, name: connectionName + " consumer")
             try consumer.startConsuming(queue: settings.queue, prefetch: UInt16(clamping: settings.prefetch))
-            self.publisher = publisher
             self.consumer = consumer
             logger.info("consuming", metadata: ["amqp.url": "\(url)", "amqp.prefetch": "\(settings.prefetch)"])
         }
         backoff.reset()
+    }
+
+    private var connectionName: String {
+        "schoolict-\(settings.queue)@\(ProcessInfo.processInfo.hostName):\(getpid())"
+    }
+
+    /// The publisher connection (topology declared, confirms on), opened again if it broke.
+    private func connectedPublisher() throws -> AMQPConnection {
+        if let publisher, !publisher.isBroken { return publisher }
+        publisher?.close()
+        publisher = nil
+        let url = try AMQPURL(parsing: configuration.amqpURL)
+        let publisher = try AMQPConnection(url: url, name: connectionName + " publisher")
+        try publisher.declare(.contract)
+        try publisher.enableConfirms()
+        self.publisher = publisher
+        return publisher
+    }
+
+    /// Publishes until the broker has confirmed every message.
+    ///
+    /// A refusal (`basic.nack`: a queue bound to the events exchange is full with `reject-publish`, or the
+    /// broker could not store the message) or a lost publisher connection is retried with backoff, on a new
+    /// publisher connection if need be. The consumer connection stays open meanwhile (``AMQPConnection/keepAlive()``),
+    /// so the batch's deliveries stay with this worker: a broker that refuses events for minutes neither
+    /// redelivers the batch to another worker nor raises its messages' delivery count until they look like
+    /// poison. A stop request ends the wait; the broker then requeues the batch, whose outcomes are stored.
+    private func publishUntilConfirmed(_ messages: [AMQPMessage]) throws {
+        guard !messages.isEmpty else { return }
+        var retry = Backoff()
+        while true {
+            do {
+                try connectedPublisher().publishConfirmed(messages)
+                return
+            } catch let error as AMQPError {
+                guard let consumer, !consumer.isBroken else { throw error }
+                publishRetries.increment()
+                logger.warning("the broker did not confirm the events; the batch stays unacknowledged, retrying",
+                               metadata: ["error": "\(error)", "events": "\(messages.count)"])
+                var remaining = retry.next()
+                while remaining > 0 {
+                    let slice = min(remaining, 5)
+                    stop.sleep(seconds: slice)
+                    remaining -= slice
+                    if stop.isStopped { throw StoppedWhilePublishing() }
+                    try consumer.keepAlive()
+                }
+            }
+        }
     }
 
     private func connectDatabase() throws {
@@ -104,11 +157,13 @@ final class ConsumerLoop {
         publisher?.close()
         consumer = nil
         publisher = nil
+        unsettled.removeAll()
     }
 
     private func consumeUntilStopped() throws {
         while !stop.isStopped {
-            guard let consumer, let publisher else { return }
+            guard let consumer else { return }
+            let publisher = try connectedPublisher()
             reportQueueDepth(publisher)
             guard let first = try consumer.nextDelivery(timeout: .milliseconds(200)) else {
                 try publisher.serviceHeartbeat()
@@ -119,6 +174,7 @@ final class ConsumerLoop {
             while batch.count < settings.batchSize, let next = try consumer.nextDelivery(timeout: .milliseconds(2)) {
                 batch.append(next)
             }
+            unsettled.formUnion(batch.map(\.deliveryTag))
             try process(batch)
             // Under constant load there is no idle moment: relay and timers get their turn between batches too.
             try idleIfDue()
@@ -127,18 +183,27 @@ final class ConsumerLoop {
 
     /// Splits off poison and suspect deliveries, then processes and settles.
     private func process(_ batch: [AMQPDelivery]) throws {
-        guard let consumer else { return }
         var normal: [AMQPDelivery] = []
         var suspects: [AMQPDelivery] = []
         for delivery in batch {
             if delivery.deliveryCount >= settings.maximumDeliveries {
-                logger.error("dead-lettering a message delivered too often",
-                             metadata: ["message.id": "\(delivery.messageID ?? "-")", "amqp.delivery_count": "\(delivery.deliveryCount)"])
-                if let outcome = handler.poisonOutcome(for: delivery), let publisher {
-                    try publisher.publishConfirmed([outcome])
+                try connectDatabase()
+                switch try handler.poisonVerdict(for: delivery, database: database!) {
+                case .alreadyProcessed(let outcome):
+                    // Redelivered by lost connections, not by crashes: its effects are committed.
+                    logger.warning("a message delivered too often had been processed; acknowledging it",
+                                   metadata: ["message.id": "\(delivery.messageID ?? "-")"])
+                    try publishUntilConfirmed(outcome.map { [$0] } ?? [])
+                    try acknowledge([delivery.deliveryTag])
+                    count("duplicate", 1)
+                case .deadLetter(let outcome):
+                    logger.error("dead-lettering a message delivered too often",
+                                 metadata: ["message.id": "\(delivery.messageID ?? "-")",
+                                            "amqp.delivery_count": "\(delivery.deliveryCount)"])
+                    try publishUntilConfirmed(outcome.map { [$0] } ?? [])
+                    try deadLetter(delivery.deliveryTag)
+                    count("poison", 1)
                 }
-                try consumer.reject(delivery.deliveryTag, requeue: false)
-                count("poison", 1)
             } else if delivery.deliveryCount >= 2 {
                 // Delivered twice before without an ack: maybe it crashes the worker. Process it alone.
                 suspects.append(delivery)
@@ -154,16 +219,16 @@ final class ConsumerLoop {
 
     /// About once a second without deliveries, lets the handler relay its outbox.
     private func idleIfDue() throws {
-        guard ContinuousClock.now - lastIdle > .seconds(1), let publisher else { return }
+        guard ContinuousClock.now - lastIdle > .seconds(1) else { return }
         lastIdle = .now
         try connectDatabase()
         let result = try handler.idle(database: database!)
-        try settle(result, publisher: publisher)
+        try settle(result)
     }
 
     /// Publishes a result's events with confirms, then records relayed outbox rows as published.
-    private func settle(_ result: BatchResult, publisher: AMQPConnection) throws {
-        try publisher.publishConfirmed(result.publish)
+    private func settle(_ result: BatchResult) throws {
+        try publishUntilConfirmed(result.publish)
         if !result.relayedMessageIDs.isEmpty {
             try Outbox.markPublished(messageIDs: result.relayedMessageIDs, database: database!)
         }
@@ -181,20 +246,37 @@ final class ConsumerLoop {
             database = nil
             throw error
         }
-        guard let consumer, let publisher else { return }
         let publishing = ContinuousClock.now
-        try settle(result, publisher: publisher)
+        try settle(result)
         logger.debug("batch settled", metadata: ["batch.size": "\(batch.count)",
                                                  "batch.publish_ms": "\((ContinuousClock.now - publishing).milliseconds)"])
         for tag in result.deadLetter.sorted() {
-            try consumer.reject(tag, requeue: false)
+            try deadLetter(tag)
         }
-        if let last = batch.map(\.deliveryTag).filter({ !result.deadLetter.contains($0) }).max() {
-            try consumer.ack(last, multiple: true)
-        }
+        try acknowledge(batch.map(\.deliveryTag).filter { !result.deadLetter.contains($0) })
         batchTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         batchSizeRecorder.record(batch.count)
         for (outcome, number) in result.counts { count(outcome, number) }
+    }
+
+    /// Acknowledges deliveries: one `multiple` ack when no other unsettled delivery has a lower tag (the usual
+    /// case), one ack each otherwise, so a message set aside (a suspect processed alone) is never acknowledged
+    /// with a batch before its own effects are committed.
+    private func acknowledge(_ tags: [UInt64]) throws {
+        guard let consumer, let last = tags.max() else { return }
+        let settling = Set(tags)
+        if unsettled.allSatisfy({ $0 > last || settling.contains($0) }) {
+            try consumer.ack(last, multiple: true)
+        } else {
+            for tag in settling.sorted() { try consumer.ack(tag) }
+        }
+        unsettled.subtract(settling)
+    }
+
+    /// Rejects a delivery without requeueing: the broker moves it to the queue's dead-letter queue.
+    private func deadLetter(_ tag: UInt64) throws {
+        try consumer?.reject(tag, requeue: false)
+        unsettled.remove(tag)
     }
 
     private func count(_ outcome: String, _ number: Int) {
@@ -227,3 +309,6 @@ extension Duration {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
+
+/// A stop request ended ``ConsumerLoop``'s wait for the broker to confirm a batch's events.
+private struct StoppedWhilePublishing: Error {}
