@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   rabbitmq-server librabbitmq-dev amqp-tools libcurl4-openssl-dev python3-aiosmtpd
-  libpq-dev postgresql postgresql-client curl python3-venv
+  libpq-dev postgresql postgresql-client curl python3-venv openssl
 )
 
 missing=()

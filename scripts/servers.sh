@@ -6,8 +6,8 @@
 #   stop    stop all three by PID and wait until they are gone
 #   status  report each server (exit 0 = all running, 3 = something is not)
 #   env     print .data/env.sh  (use: eval "$(scripts/servers.sh env)")
-# Ports (environment, defaults): SCHOOLICT_AMQP_PORT=56720 SCHOOLICT_AMQP_MGMT_PORT=15680
-#   SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
+# Ports (environment, defaults): SCHOOLICT_AMQP_PORT=56720 SCHOOLICT_AMQPS_PORT=56721 (TLS, with a local CA
+#   made here: .data/rabbitmq/tls/ca.pem) SCHOOLICT_AMQP_MGMT_PORT=15680 SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
 #   SCHOOLICT_SMTP_PORT=25250; SCHOOLICT_START_TIMEOUT=60 bounds every wait (seconds).
 # Logs: .data/logs/. Test mail: .data/mail/*.eml (failure injection: echo 4xx > .data/mail/.mode).
 set -euo pipefail
@@ -21,6 +21,7 @@ MAIL_DIR=$DATA/mail
 TIMEOUT=${SCHOOLICT_START_TIMEOUT:-60}
 
 AMQP_PORT=${SCHOOLICT_AMQP_PORT:-56720}
+AMQPS_PORT=${SCHOOLICT_AMQPS_PORT:-56721}
 MGMT_PORT=${SCHOOLICT_AMQP_MGMT_PORT:-15680}
 DIST_PORT=${SCHOOLICT_AMQP_DIST_PORT:-25680}
 EPMD_PORT=${SCHOOLICT_EPMD_PORT:-43690}
@@ -128,6 +129,7 @@ rmq_launch() {
     return
   fi
   require_free_port "$AMQP_PORT" AMQP SCHOOLICT_AMQP_PORT
+  require_free_port "$AMQPS_PORT" AMQPS SCHOOLICT_AMQPS_PORT
   require_free_port "$MGMT_PORT" "RabbitMQ management" SCHOOLICT_AMQP_MGMT_PORT
   require_free_port "$DIST_PORT" "Erlang distribution" SCHOOLICT_AMQP_DIST_PORT
   mkdir -p "$RMQ_DIR/home" "$RMQ_DIR/mnesia" "$LOGS/rabbitmq"
@@ -137,8 +139,15 @@ rmq_launch() {
     (umask 077 && od -An -N20 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F >"$cookie")
   fi
   chmod 600 "$cookie"
+  rmq_tls_files
   cat >"$RMQ_DIR/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$AMQP_PORT
+listeners.ssl.default = 127.0.0.1:$AMQPS_PORT
+ssl_options.cacertfile = $RMQ_DIR/tls/ca.pem
+ssl_options.certfile = $RMQ_DIR/tls/server.pem
+ssl_options.keyfile = $RMQ_DIR/tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $MGMT_PORT
 log.console = false
@@ -161,10 +170,32 @@ EOF
   RMQ_LAUNCHED=$!
 }
 
+# A local certificate authority and a server certificate for the name localhost (made once), so that
+# amqps:// is tested against a real TLS listener: clients trust it with AMQP_CA_CERT=.../tls/ca.pem.
+rmq_tls_files() {
+  local dir=$RMQ_DIR/tls
+  [[ -s $dir/ca.pem && -s $dir/server.pem && -s $dir/server.key ]] && return 0
+  command -v openssl >/dev/null || die "openssl is missing: run scripts/install-deps.sh"
+  mkdir -p "$dir"
+  (
+    cd "$dir"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=schoolict local test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout ca.key -out ca.pem
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr
+    printf '%s\n' "subjectAltName=DNS:localhost" "extendedKeyUsage=serverAuth" >server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile server.ext -out server.pem
+    chmod 644 ca.pem server.pem
+  ) >>"$LOGS/tls.log" 2>&1 || fail "could not make the TLS certificates" "$LOGS/tls.log"
+  log "made a local CA and a server certificate in $dir"
+}
+
 rmq_wait() {
   [[ -n $RMQ_LAUNCHED ]] || return 0
   local logs=("$LOGS/rabbitmq-server.log" "$LOGS/rabbitmq/rabbit@localhost.log") deadline=$((SECONDS + TIMEOUT))
-  until alive "$DATA/rabbitmq.pid" beam.smp && port_open "$AMQP_PORT" && port_open "$MGMT_PORT"; do
+  until alive "$DATA/rabbitmq.pid" beam.smp && port_open "$AMQP_PORT" && port_open "$AMQPS_PORT" && port_open "$MGMT_PORT"; do
     pid_running "$RMQ_LAUNCHED" || fail "rabbitmq exited during startup" "${logs[@]}"
     ((SECONDS < deadline)) || fail "rabbitmq did not start within ${TIMEOUT}s" "${logs[@]}"
     sleep 0.2
@@ -237,6 +268,8 @@ write_env() {
       AMQP_URL "amqp://guest:guest@127.0.0.1:$AMQP_PORT/%2f" \
       DATABASE_URL "postgresql://postgres@127.0.0.1:$PG_PORT/schoolict" \
       SMTP_URL "smtp://127.0.0.1:$SMTP_PORT" \
+      SCHOOLICT_AMQPS_URL "amqps://guest:guest@localhost:$AMQPS_PORT/%2f" \
+      SCHOOLICT_AMQP_CA_CERT "$RMQ_DIR/tls/ca.pem" \
       SCHOOLICT_MAIL_DIR "$MAIL_DIR" \
       RABBITMQ_MGMT_URL "http://127.0.0.1:$MGMT_PORT"
   } >"$tmp"

@@ -26,15 +26,20 @@ public final class AMQPConnection {
     ///   - heartbeat: seconds between heartbeats; rabbitmq-c services them only inside library calls, so
     ///     an idle owner calls `serviceHeartbeat()` now and then.
     ///   - name: shown as the connection's name in the management UI (client property `connection_name`).
+    ///   - caCertificates: for `amqps`, the PEM file of the certificate authorities that may sign the broker's
+    ///     certificate (default: `AMQP_CA_CERT`, else the system's bundle). The broker's certificate and its
+    ///     host name are always verified.
     public init(url: AMQPURL, heartbeat: Int = 30, connectTimeout: Duration = .seconds(10),
-                name: String? = nil) throws(AMQPError) {
+                name: String? = nil,
+                caCertificates: String? = ProcessInfo.processInfo.environment["AMQP_CA_CERT"]) throws(AMQPError) {
         self.url = url
         guard let state = amqp_new_connection() else {
             throw AMQPError(code: .connectionFailed, message: "amqp_new_connection returned NULL")
         }
         self.state = state
         do {
-            try open(state: state, heartbeat: heartbeat, connectTimeout: connectTimeout, name: name)
+            try open(state: state, heartbeat: heartbeat, connectTimeout: connectTimeout, name: name,
+                     caCertificates: caCertificates)
         } catch {
             amqp_destroy_connection(state)
             self.state = nil
@@ -43,12 +48,12 @@ public final class AMQPConnection {
     }
 
     private func open(state: amqp_connection_state_t, heartbeat: Int, connectTimeout: Duration,
-                      name: String?) throws(AMQPError) {
+                      name: String?, caCertificates: String?) throws(AMQPError) {
         let socket: OpaquePointer?
         if url.useTLS {
             socket = amqp_ssl_socket_new(state)
             if let socket {
-                let caFile = ProcessInfo.processInfo.environment["AMQP_CA_CERT"] ?? "/etc/ssl/certs/ca-certificates.crt"
+                let caFile = caCertificates.flatMap { $0.isEmpty ? nil : $0 } ?? "/etc/ssl/certs/ca-certificates.crt"
                 let status = amqp_ssl_socket_set_cacert(socket, caFile)
                 if status != AMQP_STATUS_OK.rawValue {
                     throw Self.libraryError(status, "TLS CA certificates could not be loaded")

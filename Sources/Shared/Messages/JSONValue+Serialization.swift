@@ -83,6 +83,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
 
     public var stringValue: String? { if case .string(let text) = self { return text }; return nil }
+    public var boolValue: Bool? { if case .bool(let flag) = self { return flag }; return nil }
     public var intValue: Int? { if case .number(let value) = self { return Int(exactly: value) }; return nil }
     public var arrayValue: [JSONValue]? { if case .array(let elements) = self { return elements }; return nil }
 }
