@@ -45,7 +45,7 @@ RMQ_ENV=(
   RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
   RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/enabled_plugins"
   RABBITMQ_PID_FILE="$DATA/rabbitmq.pid"
-  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+  RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
 )
 
 log() { echo "servers: $*"; }
