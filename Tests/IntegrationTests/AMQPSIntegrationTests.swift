@@ -99,20 +99,7 @@ struct AMQPSIntegrationTests {
 
     /// The `ssl` flag of each SubmissionWorker connection of the harness's vhost, from the management API.
     private func workerConnectionsTLS(_ harness: IntegrationHarness) throws -> [Bool] {
-        let url = harness.environment.amqpURL
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", "-fsS", "--max-time", "20", "-u", "\(url.user):\(url.password)",
-                             "\(harness.environment.managementURL)/api/vhosts/\(harness.virtualHost.name)/connections"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, case .array(let connections) = try JSONParser.parse(Array(data)) else {
-            throw HarnessError("the management API did not list the connections")
-        }
-        return connections.compactMap { connection in
+        try harness.virtualHost.connections().compactMap { connection in
             guard connection["client_properties"]?["connection_name"]?.stringValue?.hasPrefix("schoolict-submissions@") == true
             else { return nil }
             return connection["ssl"]?.boolValue ?? false

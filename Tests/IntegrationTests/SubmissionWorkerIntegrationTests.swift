@@ -629,14 +629,10 @@ struct SubmissionWorkerIntegrationTests {
     @Test func killedWorkerLosesNothingAndAppliesNothingTwice() throws {
         try withWorker(batchSize: 200) { harness in
             let load = InventoryLoad(prefix: "crash", count: 3000)
-            let baseline = harness.outcomes.byCorrelationID.count
-            try harness.publish(load.messages)
-            let reached = try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
-                harness.outcomes.byCorrelationID.count - baseline >= load.count / 3
-            }
+            let reached = try load.publish(to: harness, awaitingOutcomesOf: load.count / 3)
             #expect(reached, "\(harness.workerLogs())")
             harness.workers[0].crash()
-            let answeredAtKill = harness.outcomes.byCorrelationID.count - baseline
+            let answeredAtKill = load.ids.count { !harness.outcomes.outcomes(of: $0).isEmpty }
             let committedAtKill = try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id LIKE 'crash-%'")
             #expect(committedAtKill < load.count, "the kill came after everything was processed: nothing was tested")
 
@@ -655,11 +651,7 @@ struct SubmissionWorkerIntegrationTests {
     @Test func batchCommittedButNeverConfirmedIsRepublishedFromTheOutboxAfterACrash() throws {
         try withWorker(batchSize: 200) { harness in
             let load = InventoryLoad(prefix: "unconfirmed", count: 1500)
-            let baseline = harness.outcomes.byCorrelationID.count
-            try harness.publish(load.messages)
-            try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
-                harness.outcomes.byCorrelationID.count - baseline >= load.count / 3
-            }
+            try load.publish(to: harness, awaitingOutcomesOf: load.count / 3)
             let answeredBeforeRefusal = Set(load.ids.filter { !harness.outcomes.outcomes(of: $0).isEmpty })
             try harness.refuseEvents()
             // Wait for a batch committed after the broker started refusing its events, then crash.
@@ -687,11 +679,7 @@ struct SubmissionWorkerIntegrationTests {
     @Test func brokerRefusingEventsForAWhileHoldsTheBatchAndLosesNothing() throws {
         try withWorker(batchSize: 100) { harness in
             let load = InventoryLoad(prefix: "refused", count: 3000)
-            let baseline = harness.outcomes.byCorrelationID.count
-            try harness.publish(load.messages)
-            try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
-                harness.outcomes.byCorrelationID.count - baseline >= load.count / 10
-            }
+            try load.publish(to: harness, awaitingOutcomesOf: load.count / 10)
             try harness.refuseEvents()
             // Longer than five reconnections with backoff (0.2 s doubling): a worker that gave its batch back to
             // the broker on each refusal would see its messages delivered five times and dead-letter them.
@@ -763,11 +751,7 @@ struct SubmissionWorkerIntegrationTests {
     @Test func sigtermFinishesTheBatchInFlightAndExitsZero() throws {
         try withWorker(batchSize: 200) { harness in
             let load = InventoryLoad(prefix: "term", count: 3000)
-            let baseline = harness.outcomes.byCorrelationID.count
-            try harness.publish(load.messages)
-            let reached = try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
-                harness.outcomes.byCorrelationID.count - baseline >= load.count / 3
-            }
+            let reached = try load.publish(to: harness, awaitingOutcomesOf: load.count / 3)
             #expect(reached, "\(harness.workerLogs())")
             let signalled = ContinuousClock.now
             let status = harness.workers[0].terminate(timeout: .seconds(10))
@@ -792,11 +776,7 @@ struct SubmissionWorkerIntegrationTests {
     @Test func workerSurvivesItsDatabaseSessionBeingKilled() throws {
         try withWorker(batchSize: 100) { harness in
             let load = InventoryLoad(prefix: "pgkill", count: 1500)
-            let baseline = harness.outcomes.byCorrelationID.count
-            try harness.publish(load.messages)
-            try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
-                harness.outcomes.byCorrelationID.count - baseline >= load.count / 3
-            }
+            try load.publish(to: harness, awaitingOutcomesOf: load.count / 3)
             // Only this test's scratch database: the shared server keeps running.
             let terminated = try harness.scalar("""
                 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -932,6 +912,16 @@ private struct InventoryLoad {
         expectedUnits = units
     }
 
+    /// Publishes the load and waits until `answered` of its messages have outcomes (the worker is mid-load).
+    @discardableResult
+    func publish(to harness: IntegrationHarness, awaitingOutcomesOf answered: Int) throws -> Bool {
+        let baseline = harness.outcomes.byCorrelationID.count
+        try harness.publish(messages)
+        return try harness.outcomes.collect(timeout: .seconds(60), abort: harness.checkWorkers) { _ in
+            harness.outcomes.byCorrelationID.count - baseline >= answered
+        }
+    }
+
     /// Each message took effect exactly once, and each got an outcome whose re-publications are identical.
     func verify(_ harness: IntegrationHarness, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let pattern = "\(prefix)-%"
@@ -1047,37 +1037,13 @@ private enum BrokerConnections {
     /// Closes (as an operator or a broker restart would) every connection of the harness's vhost whose
     /// `connection_name` starts with the prefix. Returns how many were closed.
     static func close(in harness: IntegrationHarness, namePrefix: String) throws -> Int {
-        let vhost = harness.virtualHost.name
-        let listing = try curl(harness, ["-X", "GET", "\(harness.environment.managementURL)/api/vhosts/\(vhost)/connections"])
-        guard case .array(let connections) = try JSONParser.parse(Array(listing.utf8)) else { return 0 }
         var closed = 0
-        for connection in connections {
+        for connection in try harness.virtualHost.connections() {
             guard let name = connection["name"]?.stringValue,
                   connection["client_properties"]?["connection_name"]?.stringValue?.hasPrefix(namePrefix) == true else { continue }
-            let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
-            // A 404 is a connection already gone: closing a worker's consumer makes it close its publisher too.
-            let status = try curl(harness, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
-                                            "-H", "X-Reason: integration test: broker drops the connection",
-                                            "\(harness.environment.managementURL)/api/connections/\(encoded)"],
-                                  failOnHTTPError: false)
-            if status.hasPrefix("2") { closed += 1 }
+            // Already gone is possible: closing a worker's consumer makes it close its publisher too.
+            if try harness.virtualHost.closeConnection(named: name) { closed += 1 }
         }
         return closed
-    }
-
-    private static func curl(_ harness: IntegrationHarness, _ arguments: [String],
-                             failOnHTTPError: Bool = true) throws -> String {
-        let url = harness.environment.amqpURL
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["curl", failOnHTTPError ? "-fsS" : "-sS", "--max-time", "20",
-                             "-u", "\(url.user):\(url.password)"] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("curl \(arguments) failed") }
-        return String(decoding: data, as: UTF8.self)
     }
 }

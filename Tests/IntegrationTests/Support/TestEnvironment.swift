@@ -166,6 +166,31 @@ final class ScratchVirtualHost {
 
     deinit { delete() }
 
+    /// This vhost's connections as the management API lists them (a connection shows a few seconds after it
+    /// opens): `name`, `ssl`, `client_properties.connection_name`, ….
+    func connections() throws -> [JSONValue] {
+        let output = try Self.run("/usr/bin/env", ["curl", "-fsS", "--max-time", "20", "-u", credentials,
+                                                   managementURL + "/api/vhosts/\(name)/connections"])
+        guard case .array(let connections) = try JSONParser.parse(Array(output.utf8)) else {
+            throw HarnessError("the management API did not list the connections of \(name)")
+        }
+        return connections
+    }
+
+    /// Closes a connection as an operator (or a broker restart) would; false when it was already gone.
+    func closeConnection(named connection: String) throws -> Bool {
+        let path = "/api/connections/" + Self.encode(connection)
+        let output = try Self.run("/usr/bin/env", [
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20", "-u", credentials,
+            "-X", "DELETE", "-H", "X-Reason: integration test: the broker drops the connection", managementURL + path,
+        ])
+        switch output.trimmingCharacters(in: .whitespacesAndNewlines) {
+        case "204", "200": return true
+        case "404": return false
+        default: throw HarnessError("RabbitMQ management API DELETE \(path) answered '\(output)'")
+        }
+    }
+
     /// One management API call through `curl` (installed with the servers; simpler and sturdier here than
     /// URLSession, whose Linux implementation varies between toolchains).
     private func request(_ method: String, _ path: String, body: String? = nil, expecting statuses: Set<Int>) throws {
