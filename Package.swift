@@ -62,10 +62,12 @@ let package = Package(
             name: "Benchmarks",
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "SharedTests", dependencies: ["Shared"]),
-        .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared"]),
-        .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared"]),
+        // What more than one test target uses: the contract's example messages, the scratch database and vhost.
+        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared", "TestSupport"]),
         .testTarget(
             name: "AllocationWorkerTests",
             dependencies: ["AllocationWorker", "Shared", .product(name: "PropertyBased", package: "swift-property-based")]

@@ -52,24 +52,42 @@ class SinkHandler:
         if mode == "5xx":
             print("rejected 550 for", envelope.rcpt_tos, flush=True)
             return "550 5.1.1 mailbox unavailable"
-        content = envelope.original_content or envelope.content
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        eol = b"\r\n" if b"\r\n" in content else b"\n"
-        header = (
-            b"X-Sink-Rcpt-To: " + ", ".join(envelope.rcpt_tos).encode("utf-8") + eol
-            + b"X-Sink-Mail-From: " + (envelope.mail_from or "").encode("utf-8") + eol
-        )
         with self.lock:
             n = next(self.counter)
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         name = f"{stamp}-{n}.eml"
-        tmp = os.path.join(self.directory, f".tmp-{name}")
-        with open(tmp, "wb") as f:
-            f.write(header + content)
-        os.replace(tmp, os.path.join(self.directory, name))
+        store_message(self.directory, name, envelope,
+                      [("X-Sink-Rcpt-To", ", ".join(envelope.rcpt_tos)), ("X-Sink-Mail-From", envelope.mail_from or "")])
         print("stored", name, "for", envelope.rcpt_tos, flush=True)
         return "250 OK"
+
+
+def store_message(directory, name, envelope, headers):
+    """Writes the message as received, with `headers` (name, value) prepended, as DIRECTORY/NAME: first to a
+    hidden temporary name, then renamed, so that a reader never sees a partial message."""
+    content = envelope.original_content or envelope.content
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    eol = b"\r\n" if b"\r\n" in content else b"\n"
+    head = b"".join(f"{key}: {value}".encode("utf-8") + eol for key, value in headers)
+    tmp = os.path.join(directory, f".tmp-{name}")
+    with open(tmp, "wb") as f:
+        f.write(head + content)
+    os.replace(tmp, os.path.join(directory, name))
+
+
+def serve_until_signalled(controller, banner):
+    """Runs an aiosmtpd controller until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    controller.start()
+    print(banner, flush=True)
+    try:
+        while not stop.wait(1):
+            pass
+    finally:
+        controller.stop()
 
 
 def main():
@@ -88,16 +106,7 @@ def main():
         authenticator=_accept_any,
         auth_require_tls=False,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    controller.start()
-    print(f"smtp sink listening on {args.host}:{args.port}, writing to {args.dir}", flush=True)
-    try:
-        while not stop.wait(1):
-            pass
-    finally:
-        controller.stop()
+    serve_until_signalled(controller, f"smtp sink listening on {args.host}:{args.port}, writing to {args.dir}")
     return 0
 
 

@@ -15,13 +15,14 @@ connection reuse) prepended. SIGTERM or SIGINT stops it. Run it with Debian's /u
 import argparse
 import itertools
 import os
-import signal
 import ssl
 import sys
 import threading
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
+
+from smtp_sink import serve_until_signalled, store_message
 
 
 class Handler:
@@ -38,16 +39,10 @@ class Handler:
             sid = self.session_ids.setdefault(id(session), next(self.sessions))
         tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
         login = session.auth_data.login.decode() if getattr(session, "auth_data", None) is not None else ""
-        content = envelope.original_content or envelope.content
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        head = (f"X-Sink-Rcpt-To: {', '.join(envelope.rcpt_tos)}\r\n"
-                f"X-Sink-TLS: {'yes' if tls else 'no'}\r\n"
-                f"X-Sink-Auth: {login}\r\nX-Sink-Session: {sid}\r\n").encode()
-        tmp = os.path.join(self.directory, f".tmp-{n}.eml")
-        with open(tmp, "wb") as f:
-            f.write(head + content)
-        os.replace(tmp, os.path.join(self.directory, f"{n:08d}-{n}.eml"))
+        store_message(self.directory, f"{n:08d}-{n}.eml", envelope, [
+            ("X-Sink-Rcpt-To", ", ".join(envelope.rcpt_tos)), ("X-Sink-TLS", "yes" if tls else "no"),
+            ("X-Sink-Auth", login), ("X-Sink-Session", sid),
+        ])
         return "250 OK"
 
 
@@ -79,16 +74,7 @@ def main():
     else:
         options.update(ssl_context=context, auth_require_tls=False)
     controller = Controller(Handler(os.path.abspath(args.dir)), **options)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    controller.start()
-    print(f"tls sink ({args.mode}) listening on {args.host}:{args.port}", flush=True)
-    try:
-        while not stop.wait(1):
-            pass
-    finally:
-        controller.stop()
+    serve_until_signalled(controller, f"tls sink ({args.mode}) listening on {args.host}:{args.port}")
     return 0
 
 

@@ -5,16 +5,10 @@ import Shared
 /// and rejected submissions) and a Vietnamese device-support campaign (dozens of schools, thousands of
 /// students, donations, handovers). All names are invented.
 struct DemoData {
-    /// SplitMix64: small, fast and the same on every machine.
+    /// Reproducible choices (the same on every machine).
     struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var generator: SplitMix64
+        mutating func next() -> UInt64 { generator.next() }
         mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
         mutating func chance(_ p: Double) -> Bool { Double(next() % 10_000) / 10_000 < p }
         mutating func pick<T>(_ items: [T]) -> T { items[int(0..<items.count)] }
@@ -35,7 +29,7 @@ struct DemoData {
     static let greekStaff = ["ict-planning@minedu.gov.gr", "tpe@attica.pde.sch.gr"]
     static let vietnamStaff = ["office@tdm.edu.vn", "cntt@sgddt.binhduong.gov.vn"]
 
-    var random = Random(state: 20_220_110)
+    var random = Random(generator: SplitMix64(seed: 20_220_110))
     static let greekRegions = ["Attica", "Central Macedonia", "Crete", "Thessaly", "Western Greece", "Epirus", "South Aegean"]
     static let vietnamWards = ["Phú Cường", "Hiệp Thành", "Phú Lợi", "Phú Hòa", "Chánh Nghĩa", "Định Hòa", "Hòa Phú", "Tân An"]
     var greekSchools: [School] = []

@@ -3,7 +3,7 @@ import Shared
 
 /// Applies the registry commands this worker owns: `school.upsert` and `campaign.upsert`.
 enum CommandStore {
-    static func apply(_ command: SchoolUpsert, database: PostgresConnection) throws(PostgresError) -> JSONValue {
+    static func apply(_ command: SchoolRecord, database: PostgresConnection) throws(PostgresError) -> JSONValue {
         let rows = try database.query("""
             INSERT INTO schools (school_code, name, level, region, official_email, language, students)
             VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -19,7 +19,7 @@ enum CommandStore {
 
     /// Creates or updates a campaign. A changed deadline is an extension: it is recorded in
     /// `campaign_deadlines` (each deadline gets its own reminder series) and applies to later decisions.
-    static func apply(_ command: CampaignUpsert, database: PostgresConnection) throws(PostgresError) -> JSONValue {
+    static func apply(_ command: CampaignRecord, database: PostgresConnection) throws(PostgresError) -> JSONValue {
         let previous = try database.query("SELECT deadline FROM campaigns WHERE campaign = $1 FOR UPDATE",
                                           [command.campaign]).first.map { row throws(PostgresError) in try row.date(0) }
         try database.query("""

@@ -1,5 +1,6 @@
 import Foundation
 import Shared
+import TestSupport
 import Testing
 
 /// `amqps://` against the local broker's TLS listener (`scripts/servers.sh` makes a local certificate authority

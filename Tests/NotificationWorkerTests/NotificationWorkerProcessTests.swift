@@ -1,5 +1,6 @@
 import Foundation
 import Shared
+import TestSupport
 import Testing
 
 @testable import NotificationWorker
@@ -11,10 +12,10 @@ struct NotificationWorkerProcessTests {
     static func workerExecutable() throws -> String {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("NotificationWorker").path,
-            IntegrationEnvironment.packageRoot.appendingPathComponent(".build/debug/NotificationWorker").path,
+            TestEnvironment.packageRoot.appendingPathComponent(".build/debug/NotificationWorker").path,
         ]
         guard let found = candidates.first(where: FileManager.default.isExecutableFile(atPath:)) else {
-            throw HarnessFailure("NotificationWorker is not built (looked at \(candidates)); run `swift build --build-tests`")
+            throw HarnessError("NotificationWorker is not built (looked at \(candidates)); run `swift build --build-tests`")
         }
         return found
     }
@@ -50,12 +51,16 @@ struct NotificationWorkerProcessTests {
         return environment
     }
 
-    @Test func threeWorkersAtOnceNeverSendAKeyTwiceAndPublishEverySentEvent() throws {
-        let environment = try IntegrationEnvironment.load()
-        let executable = try Self.workerExecutable()
-        let scratch = try ScratchDatabase(environment)
+    /// Runs `body` with the worker executable, a scratch database (migrated and seeded), a scratch vhost and a
+    /// running SMTP sink, and removes them afterwards.
+    private static func withSeededServers(
+        _ body: (_ executable: String, ScratchDatabase, ScratchVirtualHost, SMTPSink, PostgresConnection) throws -> Void
+    ) throws {
+        let environment = try TestEnvironment.load()
+        let executable = try workerExecutable()
+        let scratch = try ScratchDatabase(environment: environment)
         defer { scratch.drop() }
-        let vhost = try ScratchVirtualHost(environment)
+        let vhost = try ScratchVirtualHost(environment: environment)
         defer { vhost.delete() }
         let sink = try SMTPSink()
         defer { sink.cleanUp() }
@@ -63,114 +68,107 @@ struct NotificationWorkerProcessTests {
         let database = try scratch.connect()
         defer { database.close() }
         try Migrator.migrate(database, logger: NotificationHarness.quiet)
-        try Self.seed(database)
+        try seed(database)
+        try body(executable, scratch, vhost, sink, database)
+    }
 
-        // Watch notification.sent and publish an allocation run before the workers start.
-        let broker = try AMQPConnection(url: vhost.amqpURL)
-        defer { broker.close() }
-        try broker.declare(.contract)
-        let watched = try broker.declareTemporaryQueue(bindingTo: Topology.Exchange.events, routingKeys: ["notification.sent"])
-        let publisher = try AMQPConnection(url: vhost.amqpURL)
-        defer { publisher.close() }
-        let school: JSONValue = ["campaign": "gr-ict-2022", "run_id": "run-1", "school_code": "S0001",
-                                 "allocations": [["student_ref": "ST-1", "device_serial": "LT-1", "category": "poor_household",
-                                                  "rank": 1, "rule": "priority"]]]
-        let completed: JSONValue = ["campaign": "gr-ict-2022", "run_id": "run-1", "allocated": 1,
-                                    "schools": [["school_code": "S0001", "devices": 1]], "waiting": 4]
-        let events = [
-            AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.school", messageID: "alloc-school-1",
-                        body: school.serialized()),
-            AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.completed", messageID: "alloc-done-1",
-                        body: completed.serialized()),
-        ]
-        // Twice: the second copies are duplicates the workers must drop.
-        try publisher.publishConfirmed(events + events)
+    @Test func threeWorkersAtOnceNeverSendAKeyTwiceAndPublishEverySentEvent() throws {
+        try Self.withSeededServers { executable, scratch, vhost, sink, database in
+            // Watch notification.sent and publish an allocation run before the workers start.
+            let broker = try AMQPConnection(url: vhost.amqpURL)
+            defer { broker.close() }
+            try broker.declare(.contract)
+            let watched = try broker.declareTemporaryQueue(bindingTo: Topology.Exchange.events, routingKeys: ["notification.sent"])
+            let publisher = try AMQPConnection(url: vhost.amqpURL)
+            defer { publisher.close() }
+            let school: JSONValue = ["campaign": "gr-ict-2022", "run_id": "run-1", "school_code": "S0001",
+                                     "allocations": [["student_ref": "ST-1", "device_serial": "LT-1", "category": "poor_household",
+                                                      "rank": 1, "rule": "priority"]]]
+            let completed: JSONValue = ["campaign": "gr-ict-2022", "run_id": "run-1", "allocated": 1,
+                                        "schools": [["school_code": "S0001", "devices": 1]], "waiting": 4]
+            let events = [
+                AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.school", messageID: "alloc-school-1",
+                            body: school.serialized()),
+                AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.completed", messageID: "alloc-done-1",
+                            body: completed.serialized()),
+            ]
+            // Twice: the second copies are duplicates the workers must drop.
+            try publisher.publishConfirmed(events + events)
 
-        let workerEnvironment = Self.environment(database: scratch, vhost: vhost, sink: sink,
-                                                 now: "2022-01-14T09:00:00+02:00")
-        var workers: [Process] = []
-        defer { workers.forEach { Run.stop($0, grace: 2) } }
-        for index in 0..<3 {
-            let process = Run.unmasked(executable, [])
-            process.environment = workerEnvironment
-            let log = sink.directory.appendingPathComponent("worker-\(index).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            process.standardOutput = try FileHandle(forWritingTo: log)
-            process.standardError = process.standardOutput
-            workers.append(process)
-        }
-        for process in workers { try process.run() }
-
-        // 300 school reminders, 2 staff digests, 1 allocation notice, 2 allocation summaries.
-        let expected = Self.schoolCount + 2 + 1 + 2
-        let deadline = Date().addingTimeInterval(120)
-        var sent = 0
-        while Date() < deadline {
-            sent = try database.query("SELECT count(*) FROM notifications WHERE status = 'sent'")[0].int(0)
-            if sent >= expected { break }
-            Thread.sleep(forTimeInterval: 0.2)
-        }
-        #expect(sent == expected)
-
-        // Every sent e-mail's event reaches the broker through the outbox relays.
-        try broker.startConsuming(queue: watched, prefetch: 1000)
-        var eventIDs: [String] = []
-        let eventDeadline = Date().addingTimeInterval(30)
-        while Set(eventIDs).count < expected, Date() < eventDeadline {
-            if let delivery = try broker.nextDelivery(timeout: .milliseconds(200)) {
-                eventIDs.append(delivery.messageID ?? "")
-                try broker.ack(delivery.deliveryTag)
+            let workerEnvironment = Self.environment(database: scratch, vhost: vhost, sink: sink,
+                                                     now: "2022-01-14T09:00:00+02:00")
+            var workers: [Process] = []
+            defer { workers.forEach { Run.stop($0, grace: 2) } }
+            for index in 0..<3 {
+                let process = Run.unmasked(executable, [])
+                process.environment = workerEnvironment
+                let log = sink.directory.appendingPathComponent("worker-\(index).log")
+                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+                process.standardOutput = try FileHandle(forWritingTo: log)
+                process.standardError = process.standardOutput
+                workers.append(process)
             }
-        }
-        #expect(Set(eventIDs).count == expected)
+            for process in workers { try process.run() }
 
-        // Graceful stop: each worker finishes and exits 0 on SIGTERM.
-        for process in workers { Run.stop(process, grace: 15) }
-        for process in workers {
-            #expect(process.terminationReason == .exit && process.terminationStatus == 0)
-        }
+            // 300 school reminders, 2 staff digests, 1 allocation notice, 2 allocation summaries.
+            let expected = Self.schoolCount + 2 + 1 + 2
+            let deadline = Date().addingTimeInterval(120)
+            var sent = 0
+            while Date() < deadline {
+                sent = try database.query("SELECT count(*) FROM notifications WHERE status = 'sent'")[0].int(0)
+                if sent >= expected { break }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(sent == expected)
 
-        let mails = try sink.messages().map { String(decoding: $0, as: UTF8.self) }
-        #expect(mails.count == expected)
-        let ids = mails.compactMap { mail in
-            mail.split(separator: "\r\n").first { $0.hasPrefix("Message-ID: ") }.map { String($0.dropFirst(12)) }
+            // Every sent e-mail's event reaches the broker through the outbox relays.
+            try broker.startConsuming(queue: watched, prefetch: 1000)
+            var eventIDs: [String] = []
+            let eventDeadline = Date().addingTimeInterval(30)
+            while Set(eventIDs).count < expected, Date() < eventDeadline {
+                if let delivery = try broker.nextDelivery(timeout: .milliseconds(200)) {
+                    eventIDs.append(delivery.messageID ?? "")
+                    try broker.ack(delivery.deliveryTag)
+                }
+            }
+            #expect(Set(eventIDs).count == expected)
+
+            // Graceful stop: each worker finishes and exits 0 on SIGTERM.
+            for process in workers { Run.stop(process, grace: 15) }
+            for process in workers {
+                #expect(process.terminationReason == .exit && process.terminationStatus == 0)
+            }
+
+            let mails = try sink.messages().map { String(decoding: $0, as: UTF8.self) }
+            #expect(mails.count == expected)
+            let ids = mails.compactMap { mail in
+                mail.split(separator: "\r\n").first { $0.hasPrefix("Message-ID: ") }.map { String($0.dropFirst(12)) }
+            }
+            #expect(Set(ids).count == expected, "no key e-mailed twice")
+            let rows = try database.query("SELECT count(*) FILTER (WHERE attempts <> 1) AS retried, count(*) AS total FROM notifications")
+            #expect(try rows[0].int("retried") == 0)
+            #expect(try rows[0].int("total") == expected)
+            #expect(try database.query("SELECT 1 FROM outbox WHERE published_at IS NULL").isEmpty)
         }
-        #expect(Set(ids).count == expected, "no key e-mailed twice")
-        let rows = try database.query("SELECT count(*) FILTER (WHERE attempts <> 1) AS retried, count(*) AS total FROM notifications")
-        #expect(try rows[0].int("retried") == 0)
-        #expect(try rows[0].int("total") == expected)
-        #expect(try database.query("SELECT 1 FROM outbox WHERE published_at IS NULL").isEmpty)
     }
 
     @Test func dryRunPrintsWhatIsDueAndChangesNothing() throws {
-        let environment = try IntegrationEnvironment.load()
-        let executable = try Self.workerExecutable()
-        let scratch = try ScratchDatabase(environment)
-        defer { scratch.drop() }
-        let vhost = try ScratchVirtualHost(environment)
-        defer { vhost.delete() }
-        let sink = try SMTPSink()
-        defer { sink.cleanUp() }
-        try sink.start()
-        let database = try scratch.connect()
-        defer { database.close() }
-        try Migrator.migrate(database, logger: NotificationHarness.quiet)
-        try Self.seed(database)
-
-        let process = Run.unmasked(executable, ["--dry-run"])
-        process.environment = Self.environment(database: scratch, vhost: vhost, sink: sink,
-                                               now: "2022-01-18T10:00:00+02:00")
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect(text.contains("would send \(Self.schoolCount + 2) e-mail(s): deadline_reminder=\(Self.schoolCount) staff_digest=2"))
-        #expect(text.contains("send  deadline_reminder  s1@sch.gr  [en]  Reminder: Κτηματολόγιο υποδομών Τ.Π.Ε. 2022"))
-        #expect(text.contains("key deadline_reminder/gr-ict-2022/2022-01-21T21:59:59Z/2022-01-18/s1@sch.gr"))
-        #expect(try database.query("SELECT 1 FROM notifications UNION ALL SELECT 1 FROM notification_slots").isEmpty)
-        #expect(try sink.messages().isEmpty)
+        try Self.withSeededServers { executable, scratch, vhost, sink, database in
+            let process = Run.unmasked(executable, ["--dry-run"])
+            process.environment = Self.environment(database: scratch, vhost: vhost, sink: sink,
+                                                   now: "2022-01-18T10:00:00+02:00")
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            #expect(text.contains("would send \(Self.schoolCount + 2) e-mail(s): deadline_reminder=\(Self.schoolCount) staff_digest=2"))
+            #expect(text.contains("send  deadline_reminder  s1@sch.gr  [en]  Reminder: Κτηματολόγιο υποδομών Τ.Π.Ε. 2022"))
+            #expect(text.contains("key deadline_reminder/gr-ict-2022/2022-01-21T21:59:59Z/2022-01-18/s1@sch.gr"))
+            #expect(try database.query("SELECT 1 FROM notifications UNION ALL SELECT 1 FROM notification_slots").isEmpty)
+            #expect(try sink.messages().isEmpty)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Shared
+import TestSupport
 import Testing
 
 /// The libcurl SMTP client against real servers: STARTTLS, implicit TLS, AUTH from the URL, connection reuse, and
@@ -16,7 +17,7 @@ struct SMTPClientTests {
         private var process: Process?
 
         init(mode: String, user: String, password: String) throws {
-            directory = FileManager.default.temporaryDirectory.appendingPathComponent("notify-tls-" + IntegrationEnvironment.suffix())
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("notify-tls-" + TestEnvironment.randomSuffix())
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             certificate = directory.appendingPathComponent("cert.pem").path
             let key = directory.appendingPathComponent("key.pem").path
@@ -24,10 +25,10 @@ struct SMTPClientTests {
                 "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
                 "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
             ])
-            guard generated.status == 0 else { throw HarnessFailure("openssl failed: \(generated.output)") }
+            guard generated.status == 0 else { throw HarnessError("openssl failed: \(generated.output)") }
             port = try SMTPSink.freePort()
             let process = Run.unmasked("/usr/bin/python3", [
-                IntegrationEnvironment.packageRoot.appendingPathComponent("scripts/smtp_sink_tls.py").path,
+                TestEnvironment.packageRoot.appendingPathComponent("scripts/smtp_sink_tls.py").path,
                 "--port", "\(port)", "--dir", directory.appendingPathComponent("mail").path, "--cert", certificate,
                 "--key", key, "--mode", mode, "--user", user, "--password", password,
             ])
@@ -37,7 +38,7 @@ struct SMTPClientTests {
             self.process = process
             let deadline = Date().addingTimeInterval(15)
             while !SMTPSink.accepts(port: port) {
-                guard Date() < deadline else { throw HarnessFailure("the TLS sink did not start") }
+                guard Date() < deadline else { throw HarnessError("the TLS sink did not start") }
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }

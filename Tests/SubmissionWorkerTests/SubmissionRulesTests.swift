@@ -1,10 +1,11 @@
 import Foundation
 import Shared
+import TestSupport
 import Testing
 
 @testable import SubmissionWorker
 
-/// Campaigns, schools and the contract's example submissions (`CONTRACT.md`), editable by field path.
+/// Campaigns and schools for the rules, and the contract's example submissions decoded with edits.
 enum RuleFixtures {
     static func date(_ text: String) -> Date {
         guard let parsed = ISO8601.parse(text) else { preconditionFailure("bad fixture time \(text)") }
@@ -48,81 +49,12 @@ enum RuleFixtures {
         return context
     }
 
-    static let equipmentInventory = """
-        {"campaign": "gr-ict-2022", "school_code": "0551010", "submitted_by": "mail@0551010.sch.gr",
-         "submitted_at": "2022-01-14T09:30:00+02:00", "procedure": "insert",
-         "items": [{"category": "desktop", "quantity": 12, "acquired_year": 2015, "condition": "working"},
-                   {"category": "projector", "quantity": 1, "acquired_year": 2019, "condition": "faulty",
-                    "serial_numbers": ["PJ-77"]}]}
-        """
-
-    static let deviceNeedReport = """
-        {"campaign": "vn-song-2021", "school_code": "TDM-TH-01", "submitted_by": "th01@tdm.edu.vn",
-         "submitted_at": "2021-11-18T10:00:00+07:00",
-         "students": [{"student_ref": "HS-0001", "full_name": "Nguyễn Văn An", "grade": 4,
-                       "category": "covid_orphan"}]}
-        """
-
-    static let donationRecord = """
-        {"campaign": "vn-song-2021", "donation_ref": "DN-2021-0042", "submitted_by": "office@tdm.edu.vn",
-         "submitted_at": "2021-11-22T08:00:00+07:00", "channel": "other",
-         "donor": {"name": "Công ty ABC", "kind": "company"}, "target_school_code": "TDM-TH-01",
-         "devices": [{"serial": "LT-000123", "kind": "laptop", "specs": "i3, 8GB, 256GB SSD"}]}
-        """
-
-    static let handoverRecord = """
-        {"campaign": "vn-song-2021", "school_code": "TDM-TH-01", "submitted_by": "th01@tdm.edu.vn",
-         "submitted_at": "2021-11-26T16:00:00+07:00", "device_serial": "LT-000123",
-         "student_ref": "HS-0001", "handed_over_at": "2021-11-25T09:00:00+07:00"}
-        """
-
-    static func example(_ type: SubmissionType) -> String {
-        switch type {
-        case .equipmentInventory: equipmentInventory
-        case .deviceNeedReport: deviceNeedReport
-        case .donationRecord: donationRecord
-        case .handoverRecord: handoverRecord
-        }
-    }
-
-    /// Sets (or, with `nil`, removes) the value at a path such as `items[1].quantity`.
-    struct Edit: Sendable, CustomStringConvertible {
-        var path: String
-        var value: JSONValue?
-        init(_ path: String, _ value: JSONValue?) {
-            self.path = path
-            self.value = value
-        }
-        var description: String { "\(path)=\(value?.jsonString ?? "<removed>")" }
-    }
-
-    private static func apply(_ value: JSONValue, _ path: ArraySlice<String>, _ new: JSONValue?) -> JSONValue {
-        guard let step = path.first else { return new ?? .null }
-        if let index = Int(step), case .array(var elements) = value {
-            if index == elements.count { elements.append(.null) }
-            elements[index] = apply(elements[index], path.dropFirst(), new)
-            return .array(elements)
-        }
-        guard case .object(var fields) = value else { preconditionFailure("path does not fit the value") }
-        fields[step] = path.count == 1 && new == nil ? nil : apply(fields[step] ?? .null, path.dropFirst(), new)
-        return .object(fields)
-    }
-
-    static func object(_ text: String, _ edits: [Edit]) -> [String: JSONValue] {
-        var value = try! JSONParser.parse(Array(text.utf8))
-        for edit in edits {
-            // `items[1].quantity` → ["items", "1", "quantity"]
-            let path = edit.path.split(whereSeparator: { ".[]".contains($0) }).map(String.init)
-            value = apply(value, path[...], edit.value)
-        }
-        guard case .object(let fields) = value else { preconditionFailure("not an object") }
-        return fields
-    }
+    typealias Edit = ContractExamples.Edit
 
     /// A decoded submission: the example of `type` with `edits`.
     static func submission(_ type: SubmissionType, _ edits: [Edit] = [],
                            sourceLocation: SourceLocation = #_sourceLocation) throws -> Submission {
-        switch Submission.decode(type: type, from: object(example(type), edits)) {
+        switch Submission.decode(type: type, from: ContractExamples.object(ContractExamples.example(type), edits)) {
         case .success(let submission): return submission
         case .failure(let failure):
             Issue.record("fixture does not decode: \(failure.errors)", sourceLocation: sourceLocation)

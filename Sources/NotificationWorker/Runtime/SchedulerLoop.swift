@@ -13,7 +13,7 @@ final class SchedulerLoop {
     private let logger: Logger
     private let planner: Planner
     private let relay: OutboxRelay
-    private var database: PostgresConnection?
+    private let database: DatabaseSession
     private var backoff = Backoff()
     /// E-mails waiting to be sent (pending or claimed), for operators watching a backlog drain.
     private let backlogGauge = Gauge(label: "schoolict_notifications_backlog")
@@ -25,6 +25,8 @@ final class SchedulerLoop {
         self.schoolNow = schoolNow
         self.stop = stop
         self.logger = logger
+        database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-notification-scheduler",
+                                   logger: logger)
         planner = Planner(messageIDDomain: NotificationKey.messageIDDomain(from: configuration.mailFrom), logger: logger)
         relay = OutboxRelay(amqpURL: configuration.amqpURL, logger: logger)
     }
@@ -35,7 +37,7 @@ final class SchedulerLoop {
         var relayBackoff = Backoff(base: 0.5, maximum: 30)
         while !stop.isStopped {
             do {
-                let database = try connected()
+                let database = try self.database.connected()
                 if ContinuousClock.now >= nextPlan {
                     let report = try planner.plan(at: schoolNow(), database: database)
                     if report.planned > 0 {
@@ -68,26 +70,12 @@ final class SchedulerLoop {
                 }
             } catch {
                 logger.warning("scheduler cycle failed; retrying", metadata: ["error": "\(error)"])
-                if let database, !database.isAlive {
-                    database.close()
-                    self.database = nil
-                }
+                database.closeIfDead()
                 stop.sleep(seconds: backoff.next())
             }
         }
         relay.close()
-        database?.close()
-        database = nil
+        database.close()
         logger.info("scheduler stopped")
-    }
-
-    private func connected() throws -> PostgresConnection {
-        if let database, database.isAlive { return database }
-        database?.close()
-        let connection = try PostgresConnection(url: configuration.databaseURL,
-                                                applicationName: "schoolict-notification-scheduler")
-        try Migrator.migrate(connection, logger: logger)
-        database = connection
-        return connection
     }
 }

@@ -10,7 +10,7 @@ final class SenderLoop {
     private let schoolNow: @Sendable () -> Date
     private let stop: StopSignal
     private let logger: Logger
-    private var database: PostgresConnection?
+    private let database: DatabaseSession
     private var smtp: SMTPClient?
     private var backoff = Backoff()
 
@@ -21,6 +21,8 @@ final class SenderLoop {
         self.schoolNow = schoolNow
         self.stop = stop
         self.logger = logger
+        database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-notification-sender",
+                                   logger: logger)
     }
 
     func run() {
@@ -31,7 +33,7 @@ final class SenderLoop {
                             schoolNow: schoolNow, stop: stop, logger: logger)
         while !stop.isStopped {
             do {
-                let report = try sender.sendBatch(database: try connected())
+                let report = try sender.sendBatch(database: try database.connected())
                 backoff.reset()
                 if report.serverUnavailable {
                     stop.sleep(seconds: max(settings.pollInterval, min(5, settings.retryBase)))
@@ -40,17 +42,13 @@ final class SenderLoop {
                 }
             } catch {
                 logger.warning("sending cycle failed; retrying", metadata: ["error": "\(error)"])
-                if let database, !database.isAlive {
-                    database.close()
-                    self.database = nil
-                }
+                database.closeIfDead()
                 stop.sleep(seconds: backoff.next())
             }
         }
         smtp?.close()
         smtp = nil
-        database?.close()
-        database = nil
+        database.close()
     }
 
     private func client() throws(SMTPError) -> SMTPClient {
@@ -59,15 +57,5 @@ final class SenderLoop {
                                     timeout: .seconds(settings.smtpTimeout))
         smtp = client
         return client
-    }
-
-    private func connected() throws -> PostgresConnection {
-        if let database, database.isAlive { return database }
-        database?.close()
-        let connection = try PostgresConnection(url: configuration.databaseURL,
-                                                applicationName: "schoolict-notification-sender")
-        try Migrator.migrate(connection, logger: logger)
-        database = connection
-        return connection
     }
 }

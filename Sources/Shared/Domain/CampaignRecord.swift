@@ -33,13 +33,6 @@ public struct CampaignRecord: Sendable, Equatable {
         self.levels = levels
     }
 
-    public init(_ upsert: CampaignUpsert) {
-        self.init(campaign: upsert.campaign, kind: upsert.kind, title: upsert.title, opensAt: upsert.opensAt,
-                  deadline: upsert.deadline, timezone: upsert.timezone, staffEmails: upsert.staffEmails,
-                  reminderDays: upsert.reminderDays, handoverDays: upsert.handoverDays, priority: upsert.priority,
-                  regions: upsert.regions, levels: upsert.levels)
-    }
-
     /// Whether the campaign's `regions` and `levels` take this school in.
     public func concerns(_ school: SchoolRecord) -> Bool {
         if let regions, !regions.contains(school.region) { return false }

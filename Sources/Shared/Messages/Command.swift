@@ -1,30 +1,5 @@
 import Foundation
 
-public struct SchoolUpsert: Sendable, Equatable {
-    public var schoolCode: String
-    public var name: String
-    public var level: SchoolLevel
-    public var region: String
-    public var officialEmail: String
-    public var language: Language
-    public var students: Int?
-}
-
-public struct CampaignUpsert: Sendable, Equatable {
-    public var campaign: String
-    public var kind: CampaignKind
-    public var title: String
-    public var opensAt: Date
-    public var deadline: Date
-    public var timezone: String
-    public var staffEmails: [String]
-    public var reminderDays: [Int]
-    public var handoverDays: Int
-    public var priority: [StudentCategory]
-    public var regions: [String]?
-    public var levels: [SchoolLevel]?
-}
-
 public struct AllocationRunCommand: Sendable, Equatable {
     public var campaign: String
     public var region: String?
@@ -38,8 +13,10 @@ public struct ProcurementPlanCommand: Sendable, Equatable {
 
 /// A decoded operator command.
 public enum Command: Sendable, Equatable {
-    case schoolUpsert(SchoolUpsert)
-    case campaignUpsert(CampaignUpsert)
+    /// A school for the registry: the record as the database will know it.
+    case schoolUpsert(SchoolRecord)
+    /// A campaign for the registry, with its (possibly extended) deadline.
+    case campaignUpsert(CampaignRecord)
     case allocationRun(AllocationRunCommand)
     case procurementPlan(ProcurementPlanCommand)
 
@@ -84,7 +61,7 @@ public enum Command: Sendable, Equatable {
             let language = reader.choice(object, "language", as: Language.self)
             let students = reader.integer(object, "students", required: false, range: 0...1_000_000)
             if let code, let name, let level, let region, let email, let language {
-                command = .schoolUpsert(SchoolUpsert(schoolCode: code, name: name, level: level, region: region,
+                command = .schoolUpsert(SchoolRecord(schoolCode: code, name: name, level: level, region: region,
                                                      officialEmail: email, language: language, students: students))
             } else {
                 command = nil
@@ -109,7 +86,7 @@ public enum Command: Sendable, Equatable {
         return .success(command)
     }
 
-    private static func decodeCampaign(_ object: [String: JSONValue], _ reader: inout FieldReader) -> CampaignUpsert? {
+    private static func decodeCampaign(_ object: [String: JSONValue], _ reader: inout FieldReader) -> CampaignRecord? {
         let campaign = reader.identifier(object, "campaign")
         let kind = reader.choice(object, "kind", as: CampaignKind.self)
         let title = reader.string(object, "title", maxLength: 300)
@@ -164,7 +141,7 @@ public enum Command: Sendable, Equatable {
         guard let campaign, let kind, let title, let opensAt, let deadline, let timezone, reader.errors.isEmpty else {
             return nil
         }
-        return CampaignUpsert(campaign: campaign, kind: kind, title: title, opensAt: opensAt.date,
+        return CampaignRecord(campaign: campaign, kind: kind, title: title, opensAt: opensAt.date,
                               deadline: deadline.date, timezone: timezone, staffEmails: staff,
                               reminderDays: reminderDays, handoverDays: handoverDays, priority: priority,
                               regions: regions.flatMap { $0.isEmpty ? nil : $0 }, levels: levels.flatMap { $0.isEmpty ? nil : $0 })

@@ -18,10 +18,9 @@ final class ConsumerLoop {
 
     private var consumer: AMQPConnection?
     private var publisher: AMQPConnection?
-    private var database: PostgresConnection?
+    private let database: DatabaseSession
     /// Delivery tags received on the current consumer connection and not yet acknowledged or rejected.
     private var unsettled = Set<UInt64>()
-    private var migrated = false
     private var backoff = Backoff()
     private var lastDepthCheck = ContinuousClock.now - .seconds(60)
 
@@ -42,6 +41,8 @@ final class ConsumerLoop {
         var logger = logger
         logger[metadataKey: "amqp.queue"] = "\(settings.queue)"
         self.logger = logger
+        database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-\(settings.queue)",
+                                   logger: logger)
         let dimensions = [("queue", settings.queue)]
         batchTimer = Metrics.Timer(label: "schoolict_batch_duration_seconds", dimensions: dimensions,
                                    preferredDisplayUnit: .seconds)
@@ -63,18 +64,17 @@ final class ConsumerLoop {
                 logger.warning("connection lost or failed; reconnecting", metadata: ["error": "\(error)"])
                 reconnects.increment()
                 closeAMQP(graceful: false)
-                if let database, !database.isAlive { database.close(); self.database = nil }
+                database.closeIfDead()
                 stop.sleep(seconds: backoff.next())
             }
         }
         closeAMQP(graceful: true)
-        database?.close()
-        database = nil
+        database.close()
         logger.info("consumer stopped")
     }
 
     private func connect() throws {
-        try connectDatabase()
+        _ = try database.connected()
         if consumer == nil || consumer?.isBroken == true {
             closeAMQP(graceful: false)
             _ = try connectedPublisher()
@@ -136,19 +136,6 @@ final class ConsumerLoop {
         }
     }
 
-    private func connectDatabase() throws {
-        if let database, database.isAlive { return }
-        database?.close()
-        database = nil
-        let connection = try PostgresConnection(url: configuration.databaseURL,
-                                                applicationName: "schoolict-\(settings.queue)")
-        if !migrated {
-            try Migrator.migrate(connection, logger: logger)
-            migrated = true
-        }
-        database = connection
-    }
-
     private func closeAMQP(graceful: Bool) {
         if graceful, let consumer, !consumer.isBroken {
             do { try consumer.cancelConsuming() } catch { logger.debug("basic.cancel failed", metadata: ["error": "\(error)"]) }
@@ -187,8 +174,7 @@ final class ConsumerLoop {
         var suspects: [AMQPDelivery] = []
         for delivery in batch {
             if delivery.deliveryCount >= settings.maximumDeliveries {
-                try connectDatabase()
-                switch try handler.poisonVerdict(for: delivery, database: database!) {
+                switch try handler.poisonVerdict(for: delivery, database: database.connected()) {
                 case .alreadyProcessed(let outcome):
                     // Redelivered by lost connections, not by crashes: its effects are committed.
                     logger.warning("a message delivered too often had been processed; acknowledging it",
@@ -221,8 +207,7 @@ final class ConsumerLoop {
     private func idleIfDue() throws {
         guard ContinuousClock.now - lastIdle > .seconds(1) else { return }
         lastIdle = .now
-        try connectDatabase()
-        let result = try handler.idle(database: database!)
+        let result = try handler.idle(database: database.connected())
         try settle(result)
     }
 
@@ -230,7 +215,7 @@ final class ConsumerLoop {
     private func settle(_ result: BatchResult) throws {
         try publishUntilConfirmed(result.publish)
         if !result.relayedMessageIDs.isEmpty {
-            try Outbox.markPublished(messageIDs: result.relayedMessageIDs, database: database!)
+            try Outbox.markPublished(messageIDs: result.relayedMessageIDs, database: database.connected())
         }
     }
 
@@ -238,12 +223,10 @@ final class ConsumerLoop {
         let started = ContinuousClock.now
         let result: BatchResult
         do {
-            try connectDatabase()
-            result = try handler.handle(batch, database: database!)
-        } catch let error as PostgresError where error.isConnectionError || database?.isAlive != true {
+            result = try handler.handle(batch, database: database.connected())
+        } catch let error as PostgresError where error.isConnectionError || !database.isAlive {
             // Nothing was committed: drop the AMQP connections so the broker requeues the batch.
-            database?.close()
-            database = nil
+            database.close()
             throw error
         }
         let publishing = ContinuousClock.now

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Shared
@@ -170,12 +171,7 @@ extension IntegrationHarness {
     /// Starts another worker executable (the SubmissionWorker, say) on this harness's vhost and database.
     /// The caller stops it (`crash()` or `terminate()`).
     func startOtherWorker(_ executable: String, now: String = IntegrationHarness.defaultNow) throws -> WorkerProcess {
-        var variables = ProcessInfo.processInfo.environment
-        variables["METRICS_PORT"] = nil
-        variables["AMQP_URL"] = virtualHost.amqpURLString
-        variables["DATABASE_URL"] = scratchDatabase.url
-        variables["LOG_LEVEL"] = "warning"
-        variables["SCHOOLICT_NOW"] = now
+        let variables = workerEnvironment(now: now)
         let log = FileManager.default.temporaryDirectory
             .appendingPathComponent("schoolict-it-\(executable)-\(TestEnvironment.randomSuffix()).log")
         return try WorkerProcess(executable: executable, environment: variables, logFile: log)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Shared
+import TestSupport
 
 @testable import NotificationWorker
 
@@ -9,7 +10,7 @@ import Shared
 final class NotificationHarness {
     static let quiet = Logger(label: "notification-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    let environment: IntegrationEnvironment
+    let environment: TestEnvironment
     let scratch: ScratchDatabase
     let database: PostgresConnection
     let sink: SMTPSink
@@ -18,8 +19,8 @@ final class NotificationHarness {
     private var smtp: SMTPClient?
 
     init() throws {
-        environment = try IntegrationEnvironment.load()
-        scratch = try ScratchDatabase(environment)
+        environment = try TestEnvironment.load()
+        scratch = try ScratchDatabase(environment: environment)
         database = try scratch.connect()
         try Migrator.migrate(database, logger: Self.quiet)
         sink = try SMTPSink()
