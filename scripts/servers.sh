@@ -8,7 +8,8 @@
 #   env     print .data/env.sh  (use: eval "$(scripts/servers.sh env)")
 # Ports (environment, defaults): SCHOOLICT_AMQP_PORT=56720 SCHOOLICT_AMQPS_PORT=56721 (TLS, with a local CA
 #   made here: .data/rabbitmq/tls/ca.pem) SCHOOLICT_AMQP_MGMT_PORT=15680 SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
-#   SCHOOLICT_SMTP_PORT=25250; SCHOOLICT_START_TIMEOUT=60 bounds every wait (seconds).
+#   SCHOOLICT_SMTP_PORT=25250; SCHOOLICT_START_TIMEOUT=60 bounds every wait (seconds);
+#   SCHOOLICT_MAX_MESSAGE_BYTES=4194304 is the broker's max_message_size (match the workers' MAX_MESSAGE_BYTES).
 # Logs: .data/logs/. Test mail: .data/mail/*.eml (failure injection: echo 4xx > .data/mail/.mode).
 set -euo pipefail
 
@@ -150,6 +151,9 @@ ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $MGMT_PORT
+# The largest message the broker takes: the workers' MAX_MESSAGE_BYTES (default 4 MiB), so an oversized
+# submission is refused to the portal when it publishes (406), not carried to a worker.
+max_message_size = ${SCHOOLICT_MAX_MESSAGE_BYTES:-4194304}
 log.console = false
 log.file.level = info
 EOF

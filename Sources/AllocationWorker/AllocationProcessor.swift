@@ -8,11 +8,13 @@ final class AllocationProcessor: BatchHandler {
     static let queue = Topology.QueueName.allocations
 
     private let clock: SchoolClock
+    private let limits: MessageLimits
     private let logger: Logger
     private var lastDeadlineCheck = Date.distantPast
 
-    init(clock: SchoolClock, logger: Logger) {
+    init(clock: SchoolClock, limits: MessageLimits = .default, logger: Logger) {
         self.clock = clock
+        self.limits = limits
         self.logger = logger
     }
 
@@ -20,21 +22,44 @@ final class AllocationProcessor: BatchHandler {
         var commands: [(id: String, message: IncomingMessage)] = []
         var triggered = Set<String>()
         var seenIDs = Set<String>()
+        var ignoredEvents = 0
         for delivery in deliveries {
             if delivery.exchange == Topology.Exchange.events {
                 // Accepted donations and needs reports: a run for their campaign (their own outcome is published).
-                if let body = try? JSONParser.parse(delivery.body), let campaign = body["campaign"]?.stringValue {
+                // Only the campaign is read, and only a bounded body with a well-formed campaign name triggers.
+                switch TriggerEvent.campaign(in: delivery, limits: limits) {
+                case .success(let campaign):
                     triggered.insert(campaign)
+                case .failure(let problem):
+                    logger.warning("ignoring an event that triggers no run",
+                                   metadata: ["event.routing_key": "\(delivery.routingKey.prefix(100))",
+                                              "event.problem": "\(problem)"])
+                    ignoredEvents += 1
                 }
                 continue
             }
-            let message = IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
-                                                   messageID: delivery.messageID, body: delivery.body)
+            let message = IncomingMessage.classify(delivery, limits: limits)
             if seenIDs.insert(message.messageID).inserted { commands.append((message.messageID, message)) }
         }
-        return try database.transaction { database in
+        var result = try database.transaction { database in
             try process(commands: commands, triggered: triggered, database: database)
         }
+        if ignoredEvents > 0 { result.counts["ignored", default: 0] += ignoredEvents }
+        return result
+    }
+
+    /// A delivery seen too often, or refused by the database on its own: a command processed before gets its
+    /// stored outcome again; any other is dead-lettered with a `processing_failed` outcome (an event with none).
+    /// The body is not parsed: it may be what crashes the worker.
+    func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
+        guard delivery.exchange != Topology.Exchange.events else { return .deadLetter(outcome: nil) }
+        let (id, subject, _) = IncomingMessage.identify(delivery)
+        if try !database.query("SELECT 1 FROM processed_messages WHERE message_id = $1", [id]).isEmpty {
+            let outcomeID = Outcome.outcomeID(for: id)
+            return .alreadyProcessed(outcome: try Outbox.load(messageIDs: [outcomeID], database: database)[outcomeID])
+        }
+        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
+            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
     }
 
     /// Relays events left unpublished by a crash, and starts the first run of a campaign whose needs-report
@@ -162,7 +187,7 @@ final class AllocationProcessor: BatchHandler {
                               [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [], [])
         }
         let run = try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
-                                    runID: "run-" + id, now: clock.now()).perform(trigger: "command", triggerMessageID: id, database: database)
+                                    runID: MessageID.fitting("run-" + id), now: clock.now()).perform(trigger: "command", triggerMessageID: id, database: database)
         logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
                                                  "allocation.allocated": "\(run.figures.allocated)",
                                                  "allocation.waiting": "\(run.figures.waiting)"])
@@ -190,12 +215,12 @@ final class AllocationProcessor: BatchHandler {
         }
         let plan = ProcurementPlan.compute(campaign: campaign.campaign, target: command.targetStudentsPerComputer,
                                            schools: try ProcurementPlan.load(campaign, database: database))
-        let planID = "plan-" + id
+        let planID = MessageID.fitting("plan-" + id)
         try database.query("""
             INSERT INTO procurement_plans (plan_id, campaign, target_students_per_computer, body) VALUES ($1, $2, $3, $4::jsonb)
             """, [planID, campaign.campaign, command.targetStudentsPerComputer, plan.body.jsonString])
         let event = AMQPMessage(exchange: Topology.Exchange.events, routingKey: "procurement.planned",
-                                messageID: "procurement-planned-\(id)", correlationID: id, body: plan.body.serialized())
+                                messageID: MessageID.fitting("procurement-planned-\(id)"), correlationID: id, body: plan.body.serialized())
         try Outbox.storeForRelay([event], database: database)
         let ids = [event.messageID]
         var summary = plan.summary

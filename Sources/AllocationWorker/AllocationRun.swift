@@ -100,7 +100,7 @@ extension AllocationRun.Result {
                 }),
             ]
             return AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.school",
-                               messageID: "allocation-\(runID)-\(school)", correlationID: runID, body: body.serialized())
+                               messageID: MessageID.fitting("allocation-\(runID)-\(school)"), correlationID: runID, body: body.serialized())
         }
         let completed: JSONValue = [
             "campaign": .string(campaign), "run_id": .string(runID), "allocated": .int(figures.allocated),
@@ -111,7 +111,7 @@ extension AllocationRun.Result {
             "devices_left": .int(figures.devicesAvailable - figures.allocated),
         ]
         messages.append(AMQPMessage(exchange: Topology.Exchange.events, routingKey: "allocation.completed",
-                                    messageID: "allocation-completed-\(runID)", correlationID: runID,
+                                    messageID: MessageID.fitting("allocation-completed-\(runID)"), correlationID: runID,
                                     body: completed.serialized()))
         return messages
     }

@@ -4,8 +4,8 @@ import Shared
 @main
 enum AllocationWorker {
     static func main() async {
-        await WorkerMain.runConsumers(name: "allocation-worker", queue: AllocationProcessor.queue) { clock, logger in
-            AllocationProcessor(clock: clock, logger: logger)
+        await WorkerMain.runConsumers(name: "allocation-worker", queue: AllocationProcessor.queue) { clock, limits, logger in
+            AllocationProcessor(clock: clock, limits: limits, logger: logger)
         }
     }
 }

@@ -8,19 +8,18 @@ final class SubmissionProcessor: BatchHandler {
     static let queue = Topology.QueueName.submissions
 
     private let clock: SchoolClock
+    private let limits: MessageLimits
     private let logger: Logger
 
-    init(clock: SchoolClock, logger: Logger) {
+    init(clock: SchoolClock, limits: MessageLimits = .default, logger: Logger) {
         self.clock = clock
+        self.limits = limits
         self.logger = logger
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let started = ContinuousClock.now
-        let messages = deliveries.map { delivery in
-            IncomingMessage.classify(exchange: delivery.exchange, routingKey: delivery.routingKey,
-                                     messageID: delivery.messageID, body: delivery.body)
-        }
+        let messages = deliveries.map { IncomingMessage.classify($0, limits: limits) }
         let decoded = ContinuousClock.now
         defer {
             logger.debug("batch processed", metadata: [
@@ -82,8 +81,7 @@ final class SubmissionProcessor: BatchHandler {
     /// crashes), its stored outcome again; otherwise rejected with `processing_failed` and kept in
     /// `submissions.dead`. The body is not parsed: it may be what crashes the worker.
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
-        let (id, subject) = IncomingMessage.identify(exchange: delivery.exchange, routingKey: delivery.routingKey,
-                                                     messageID: delivery.messageID, body: delivery.body)
+        let (id, subject, _) = IncomingMessage.identify(delivery)
         let processed = try database.query("SELECT 1 FROM processed_messages WHERE message_id = $1", [id])
         if !processed.isEmpty {
             let outcomeID = Outcome.outcomeID(for: id)

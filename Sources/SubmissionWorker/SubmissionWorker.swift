@@ -4,8 +4,8 @@ import Shared
 @main
 enum SubmissionWorker {
     static func main() async {
-        await WorkerMain.runConsumers(name: "submission-worker", queue: SubmissionProcessor.queue) { clock, logger in
-            SubmissionProcessor(clock: clock, logger: logger)
+        await WorkerMain.runConsumers(name: "submission-worker", queue: SubmissionProcessor.queue) { clock, limits, logger in
+            SubmissionProcessor(clock: clock, limits: limits, logger: logger)
         }
     }
 }

@@ -128,7 +128,7 @@ struct IncomingMessageTests {
 
     @Test("the message id is kept exactly as sent, and comes back as the correlation id")
     func messageIDKeptAsSent() throws {
-        for id in ["portal-42", "  portal-42\n", String(repeating: "x", count: 240), "Ωμέγα-Nguyễn"] {
+        for id in ["portal-42", "  portal 42 ", String(repeating: "x", count: 240), "Ωμέγα-Nguyễn"] {
             let body = MessageFixtures.body(MessageFixtures.handoverRecord)
             let message = IncomingMessage.classify(exchange: Self.submissions, routingKey: "handover_record",
                                                    messageID: id, body: body)

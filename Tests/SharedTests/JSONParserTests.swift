@@ -34,7 +34,6 @@ struct JSONParserTests {
         .init(text: "[ 1 , \"x\" , [ ] , { } ]", expected: [1, "x", .array([]), .object([:])]),
         .init(text: #"{"a":1,"b":[true,null,"x"],"c":{"d":-2.5}}"#,
               expected: ["a": 1, "b": [true, .null, "x"], "c": ["d": -2.5]]),
-        .init(text: #"{"a":1,"a":2}"#, expected: ["a": 2]),
         .init(text: #""""#, expected: ""),
         .init(text: #""\u00e9\u00C9""#, expected: "éÉ"),
         .init(text: #""\u0041\u03a9\u0000""#, expected: "AΩ\u{0}"),
@@ -50,6 +49,18 @@ struct JSONParserTests {
         .init(text: #""Nguy\u1ec5n V\u0103n \"An\" – Công ty""#, expected: "Nguyễn Văn \"An\" – Công ty"),
         .init(text: #"{"Ωμέγα":{"ễ":[]}}"#, expected: ["Ωμέγα": ["ễ": .array([])]]),
     ]
+
+    @Test("a document with more values than allowed fails as too large, one within the bound parses")
+    func valueLimit() throws {
+        let array = "[" + Array(repeating: "0", count: 1000).joined(separator: ",") + "]"
+        #expect(throws: Never.self) { try JSONParser.parse(Array(array.utf8), maximumValues: 1001) }
+        do {
+            _ = try JSONParser.parse(Array(array.utf8), maximumValues: 1000)
+            Issue.record("1001 values parsed under a limit of 1000")
+        } catch {
+            #expect(error.isTooLarge)
+        }
+    }
 
     @Test("valid documents parse to the expected value", arguments: validCases)
     func valid(_ testCase: ValidCase) throws {
@@ -84,6 +95,9 @@ struct JSONParserTests {
         .init("trailing garbage after a number", "12abc", "after the JSON value"),
         .init("trailing comma in an array", "[1,]", "unexpected character"),
         .init("trailing comma in an object", #"{"a":1,}"#, "expected a key"),
+        .init("a duplicate key", #"{"a":1,"a":2}"#, "duplicate key"),
+        .init("a duplicate key in a nested object", #"{"a":{"b":1,"c":2,"b":1}}"#, "duplicate key"),
+        .init("keys equal after Unicode normalisation", "{\"\u{e9}\":1,\"e\u{301}\":2}", "duplicate key"),
         .init("missing colon", #"{"a" 1}"#, "expected ':'"),
         .init("unquoted key", "{a:1}", "expected a key"),
         .init("single quotes", "'x'", "unexpected character"),

@@ -42,10 +42,12 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
             let consumer = ConsumerService(
                 configuration: configuration,
                 settings: .init(queue: AllocationEventHandler.queue, batchSize: min(configuration.batchSize, 100),
-                                prefetch: min(configuration.prefetch, 200)),
+                                prefetch: min(configuration.prefetch, 200),
+                                batchMaximumBytes: configuration.batchMaximumBytes),
                 logger: logger
             ) {
-                AllocationEventHandler(schoolNow: schoolNow, messageIDDomain: domain, logger: logger)
+                AllocationEventHandler(schoolNow: schoolNow, messageIDDomain: domain, limits: configuration.messageLimits,
+                                       logger: logger)
             }
             return [consumer, NotificationService(configuration: configuration, settings: settings,
                                                   schoolNow: schoolNow, logger: logger)]

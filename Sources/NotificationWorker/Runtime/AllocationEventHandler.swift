@@ -12,11 +12,14 @@ final class AllocationEventHandler: BatchHandler {
 
     private let schoolNow: @Sendable () -> Date
     private let messageIDDomain: String
+    private let limits: MessageLimits
     private let logger: Logger
 
-    init(schoolNow: @escaping @Sendable () -> Date, messageIDDomain: String, logger: Logger) {
+    init(schoolNow: @escaping @Sendable () -> Date, messageIDDomain: String, limits: MessageLimits = .default,
+         logger: Logger) {
         self.schoolNow = schoolNow
         self.messageIDDomain = messageIDDomain
+        self.limits = limits
         self.logger = logger
     }
 
@@ -43,11 +46,18 @@ final class AllocationEventHandler: BatchHandler {
                 result.counts["duplicate", default: 0] += 1
                 continue
             }
+            // Events are a stranger's like any message: bounded before parsing, parsed strictly. One that is not
+            // is rejected (dead-lettered, for an operator to look at) and never blocks the queue.
             let body: JSONValue
-            do {
-                body = try JSONParser.parse(delivery.body)
+            do throws(JSONParser.Failure) {
+                guard delivery.body.count <= limits.maximumBodyBytes else {
+                    throw JSONParser.Failure(offset: 0, reason: "over MAX_MESSAGE_BYTES", isTooLarge: true)
+                }
+                body = try JSONParser.parse(delivery.body, maximumValues: MessageLimits.maximumJSONValues)
             } catch {
-                logger.error("event body is not JSON; dead-lettering it", metadata: ["message.id": "\(id)"])
+                logger.error("event body is too large or not JSON; dead-lettering it",
+                             metadata: ["message.id": "\(id)", "event.bytes": "\(delivery.body.count)",
+                                        "event.problem": "\(error.reason)"])
                 result.deadLetter.insert(delivery.deliveryTag)
                 result.counts["malformed", default: 0] += 1
                 continue
@@ -64,20 +74,30 @@ final class AllocationEventHandler: BatchHandler {
     }
 
     /// The contract requires `message_id`; a publisher that forgot it still gets its event handled once per body.
+    /// An id that breaks the rules (``MessageID``) is replaced by one derived from its bytes and the body.
     static func messageID(of delivery: AMQPDelivery) -> String {
         if let id = delivery.messageID, !id.isEmpty { return id }
+        if let raw = delivery.rawMessageID, !raw.isEmpty { return MessageID.derivedForInvalid(rawID: raw, body: delivery.body) }
         return "body-sha256-" + SHA256.hex(SHA256.hash(delivery.body))
     }
 
+    /// A run id as the AllocationWorker makes them (`run-…`, at most 255 bytes of text); anything else is forged.
+    static func runID(_ value: JSONValue?) -> String? {
+        guard case .string(let text)? = value, text.hasPrefix("run-"), text.utf8.count <= MessageID.maximumBytes,
+              MessageID.validated(Array(text.utf8)) != nil else { return nil }
+        return text
+    }
+
     private func planAllocationNotice(_ body: JSONValue, messageID: String, database: PostgresConnection) throws -> String {
-        guard let campaignName = body["campaign"]?.stringValue, let runID = body["run_id"]?.stringValue,
-              let code = body["school_code"]?.stringValue, let items = body["allocations"]?.arrayValue else {
+        guard let campaignName = Identifier.echoed(body["campaign"]), let runID = Self.runID(body["run_id"]),
+              let code = Identifier.echoed(body["school_code"]), let items = body["allocations"]?.arrayValue,
+              items.count <= MessageLimits.maximumStudents else {
             logger.warning("allocation.school lacks campaign, run_id, school_code or allocations",
                            metadata: ["message.id": "\(messageID)"])
             return "malformed"
         }
         let allocations = items.compactMap { item -> AllocationNoticePayload.Item? in
-            guard let student = item["student_ref"]?.stringValue, let serial = item["device_serial"]?.stringValue else {
+            guard let student = Identifier.echoed(item["student_ref"]), let serial = Identifier.echoed(item["device_serial"]) else {
                 return nil
             }
             return AllocationNoticePayload.Item(studentRef: student, deviceSerial: serial)
@@ -106,7 +126,7 @@ final class AllocationEventHandler: BatchHandler {
     }
 
     private func planAllocationSummary(_ body: JSONValue, messageID: String, database: PostgresConnection) throws -> String {
-        guard let campaignName = body["campaign"]?.stringValue, let runID = body["run_id"]?.stringValue else {
+        guard let campaignName = Identifier.echoed(body["campaign"]), let runID = Self.runID(body["run_id"]) else {
             logger.warning("allocation.completed lacks campaign or run_id", metadata: ["message.id": "\(messageID)"])
             return "malformed"
         }
@@ -115,8 +135,8 @@ final class AllocationEventHandler: BatchHandler {
                            metadata: ["message.id": "\(messageID)", "campaign": "\(campaignName)"])
             return "unknown"
         }
-        let schools = (body["schools"]?.arrayValue ?? []).compactMap { item -> AllocationSummaryPayload.School? in
-            guard let code = item["school_code"]?.stringValue else { return nil }
+        let schools = (body["schools"]?.arrayValue ?? []).prefix(100_000).compactMap { item -> AllocationSummaryPayload.School? in
+            guard let code = Identifier.echoed(item["school_code"]) else { return nil }
             return AllocationSummaryPayload.School(code: code, devices: item["devices"]?.intValue ?? 0)
         }.sorted { $0.code < $1.code }
         let payload = AllocationSummaryPayload(runID: runID, allocated: body["allocated"]?.intValue ?? 0,

@@ -39,7 +39,7 @@ extension AMQPConnection {
             redelivered: envelope.redelivered != 0,
             exchange: envelope.exchange.string,
             routingKey: envelope.routing_key.string,
-            messageID: flags & CAMQP_PROPS_MESSAGE_ID != 0 ? properties.message_id.string : nil,
+            rawMessageID: flags & CAMQP_PROPS_MESSAGE_ID != 0 ? properties.message_id.byteArray : nil,
             correlationID: flags & CAMQP_PROPS_CORRELATION_ID != 0 ? properties.correlation_id.string : nil,
             contentType: flags & CAMQP_PROPS_CONTENT_TYPE != 0 ? properties.content_type.string : nil,
             deliveryCount: flags & CAMQP_PROPS_HEADERS != 0 ? Self.deliveryCount(in: properties.headers) : 0,

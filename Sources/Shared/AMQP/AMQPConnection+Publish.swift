@@ -19,16 +19,20 @@ extension AMQPConnection {
             | CAMQP_PROPS_TIMESTAMP
         properties.delivery_mode = 2
         properties.timestamp = UInt64(Date().timeIntervalSince1970)
+        // The id and correlation id go by length, not as C strings: a NUL in them must not cut them short.
+        let messageID = message.rawMessageID ?? Array(message.messageID.utf8)
+        let correlationID = message.correlationID.map { Array($0.utf8) } ?? []
         let status: Int32 = message.exchange.withCString { exchange in
             message.routingKey.withCString { routingKey in
                 message.contentType.withCString { contentType in
-                    message.messageID.withCString { messageID in
-                        (message.correlationID ?? "").withCString { correlationID in
+                    messageID.withUnsafeBytes { messageID in
+                        correlationID.withUnsafeBytes { correlationIDBytes in
                             properties.content_type = camqp_bytes(contentType)
-                            properties.message_id = camqp_bytes(messageID)
+                            properties.message_id = camqp_bytes_len(messageID.baseAddress, messageID.count)
                             if message.correlationID != nil {
                                 properties._flags |= CAMQP_PROPS_CORRELATION_ID
-                                properties.correlation_id = camqp_bytes(correlationID)
+                                properties.correlation_id = camqp_bytes_len(correlationIDBytes.baseAddress,
+                                                                            correlationIDBytes.count)
                             }
                             return message.body.withUnsafeBytes { body in
                                 amqp_basic_publish(state, channel, camqp_bytes(exchange), camqp_bytes(routingKey),

@@ -7,15 +7,19 @@ public struct AMQPMessage: Sendable, Equatable {
     public var correlationID: String?
     public var body: [UInt8]
     public var contentType: String
+    /// When set, the `message_id` property sent instead of `messageID`'s UTF-8: bytes that are not valid text,
+    /// for tools and tests that must send what a hostile publisher would.
+    public var rawMessageID: [UInt8]?
 
     public init(exchange: String, routingKey: String, messageID: String, correlationID: String? = nil,
-                body: [UInt8], contentType: String = "application/json") {
+                body: [UInt8], contentType: String = "application/json", rawMessageID: [UInt8]? = nil) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.messageID = messageID
         self.correlationID = correlationID
         self.body = body
         self.contentType = contentType
+        self.rawMessageID = rawMessageID
     }
 }
 
@@ -25,6 +29,10 @@ public struct AMQPDelivery: Sendable {
     public var redelivered: Bool
     public var exchange: String
     public var routingKey: String
+    /// The `message_id` property's bytes exactly as sent; `nil` when absent.
+    public var rawMessageID: [UInt8]?
+    /// The `message_id` as text when it meets ``MessageID/validated(_:)``; `nil` when absent or invalid
+    /// (``IncomingMessage/identify(_:)`` then derives an id).
     public var messageID: String?
     public var correlationID: String?
     public var contentType: String?
@@ -35,11 +43,20 @@ public struct AMQPDelivery: Sendable {
     public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
                 messageID: String?, correlationID: String? = nil, contentType: String? = nil,
                 deliveryCount: Int = 0, body: [UInt8]) {
+        self.init(deliveryTag: deliveryTag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+                  rawMessageID: messageID.map { Array($0.utf8) }, correlationID: correlationID,
+                  contentType: contentType, deliveryCount: deliveryCount, body: body)
+    }
+
+    public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
+                rawMessageID: [UInt8]?, correlationID: String? = nil, contentType: String? = nil,
+                deliveryCount: Int = 0, body: [UInt8]) {
         self.deliveryTag = deliveryTag
         self.redelivered = redelivered
         self.exchange = exchange
         self.routingKey = routingKey
-        self.messageID = messageID
+        self.rawMessageID = rawMessageID
+        self.messageID = rawMessageID.flatMap(MessageID.validated)
         self.correlationID = correlationID
         self.contentType = contentType
         self.deliveryCount = deliveryCount

@@ -39,6 +39,11 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public var prefetch: Int
     /// CONSUMERS: consumer loops in one worker process, each with its own AMQP and database connections.
     public var consumers: Int
+    /// `MAX_MESSAGE_BYTES`: the largest message body a worker decodes (default 4 MiB); see ``MessageLimits``.
+    public var messageLimits: MessageLimits
+    /// `BATCH_MAX_BYTES`: a batch stops growing once its bodies hold this many bytes (default 16 MiB).
+    public var batchMaximumBytes: Int
+    public static let batchMaximumBytesRange = 64 * 1024...(1024 * 1024 * 1024)
 
     /// Reads and validates the environment.
     ///
@@ -60,6 +65,10 @@ public struct Configuration: Sendable, CustomStringConvertible {
         batchSize = try reader.integer("BATCH_SIZE", default: Self.defaultBatchSize, in: Self.batchSizeRange)
         prefetch = try reader.integer("PREFETCH", default: Self.defaultPrefetch, in: Self.prefetchRange)
         consumers = try reader.integer("CONSUMERS", default: Self.defaultConsumers, in: Self.consumersRange)
+        messageLimits = MessageLimits(maximumBodyBytes: try reader.integer(
+            "MAX_MESSAGE_BYTES", default: MessageLimits.defaultMaximumBodyBytes, in: MessageLimits.maximumBodyBytesRange))
+        batchMaximumBytes = try reader.integer("BATCH_MAX_BYTES", default: ConsumerService.Settings.defaultBatchMaximumBytes,
+                                               in: Self.batchMaximumBytesRange)
     }
 
     /// One line describing the configuration with every password replaced by `***`.
@@ -75,6 +84,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
             "batch_size=\(batchSize)",
             "prefetch=\(prefetch)",
             "consumers=\(consumers)",
+            "max_message_bytes=\(messageLimits.maximumBodyBytes)",
+            "batch_max_bytes=\(batchMaximumBytes)",
         ]
         return "Configuration(" + parts.joined(separator: ", ") + ")"
     }

@@ -82,7 +82,7 @@ public enum Command: Sendable, Equatable {
                 command = nil
             }
         }
-        guard reader.errors.isEmpty, let command else { return .failure(FieldErrors(reader.errors)) }
+        guard !reader.hasErrors, let command else { return .failure(reader.failure) }
         return .success(command)
     }
 
@@ -138,7 +138,7 @@ public enum Command: Sendable, Equatable {
                 levels = parsed
             }
         }
-        guard let campaign, let kind, let title, let opensAt, let deadline, let timezone, reader.errors.isEmpty else {
+        guard let campaign, let kind, let title, let opensAt, let deadline, let timezone, !reader.hasErrors else {
             return nil
         }
         return CampaignRecord(campaign: campaign, kind: kind, title: title, opensAt: opensAt.date,

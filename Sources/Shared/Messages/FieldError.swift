@@ -54,10 +54,17 @@ public struct RejectionCode: RawRepresentable, Hashable, Sendable, Codable {
     public static let alreadyHandedOver = RejectionCode(rawValue: "already_handed_over")
     /// The worker could not process the message after several attempts; it is kept in `<queue>.dead`.
     public static let processingFailed = RejectionCode(rawValue: "processing_failed")
+    /// The message is over a size limit (`MAX_MESSAGE_BYTES`, JSON values, items, serials, students, devices).
+    public static let tooLarge = RejectionCode(rawValue: "too_large")
 }
 
-/// Every problem found in one message.
+/// Every problem found in one message, bounded: at most ``MessageLimits/maximumErrors`` listed, the rest counted.
 public struct FieldErrors: Error, Sendable, Equatable {
     public var errors: [FieldError]
-    public init(_ errors: [FieldError]) { self.errors = errors }
+    /// Problems found but not listed.
+    public var omitted: Int
+    public init(_ errors: [FieldError], omitted: Int = 0) {
+        self.errors = errors
+        self.omitted = omitted
+    }
 }

@@ -1,10 +1,22 @@
 /// Reads typed fields out of a JSON object, collecting every problem as a `FieldError`.
 ///
-/// Error messages name the field and the rule, never the value.
+/// Error messages name the field and the rule, never the value. At most ``MessageLimits/maximumErrors`` errors
+/// are kept; the rest are only counted (``omitted``), so a hostile body cannot grow its answer.
 struct FieldReader {
     private(set) var errors: [FieldError] = []
+    /// Errors found beyond ``MessageLimits/maximumErrors``.
+    private(set) var omitted = 0
+
+    var hasErrors: Bool { !errors.isEmpty }
+
+    /// Every problem found, bounded.
+    var failure: FieldErrors { FieldErrors(errors, omitted: omitted) }
 
     mutating func fail(_ field: String, _ message: String, code: RejectionCode = .invalidField) {
+        guard errors.count < MessageLimits.maximumErrors else {
+            omitted += 1
+            return
+        }
         errors.append(FieldError(code, field: field, message))
     }
 
@@ -31,6 +43,10 @@ struct FieldReader {
             fail(Self.path(prefix, key), "must be a string, not \(value.typeName)")
             return nil
         }
+        guard Self.hasNoControlCharacters(text) else {
+            fail(Self.path(prefix, key), "must not contain control characters")
+            return nil
+        }
         let trimmed = text.trimmingWhitespace()
         if trimmed.isEmpty {
             if required { fail(Self.path(prefix, key), "must not be empty") }
@@ -43,15 +59,28 @@ struct FieldReader {
         return trimmed
     }
 
-    /// A code-like identifier (school code, campaign, student ref, serial): printable, no spaces.
+    /// A code-like identifier (school code, campaign, student ref, serial): see ``isIdentifier(_:)``.
     mutating func identifier(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
                              required: Bool = true) -> String? {
-        guard let text = string(object, key, in: prefix, required: required, maxLength: 100) else { return nil }
-        guard text.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
-            fail(Self.path(prefix, key), "must not contain spaces or control characters")
+        guard let text = string(object, key, in: prefix, required: required,
+                                maxLength: MessageLimits.maximumIdentifierLength) else { return nil }
+        guard Self.isIdentifier(text) else {
+            fail(Self.path(prefix, key), Self.identifierRule)
             return nil
         }
         return text
+    }
+
+    static let identifierRule = Identifier.rule
+
+    static func isIdentifier(_ text: String) -> Bool { Identifier.isValid(text) }
+
+    static func echoedIdentifier(_ value: JSONValue?) -> String? { Identifier.echoed(value) }
+
+    /// No C0 control (NUL included), DEL or C1 control anywhere: PostgreSQL stores no NUL, and the others have
+    /// no place in a name, an address or a code.
+    static func hasNoControlCharacters(_ text: String) -> Bool {
+        !text.unicodeScalars.contains(where: \.isControl)
     }
 
     mutating func email(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
@@ -123,15 +152,17 @@ struct FieldReader {
         return choice
     }
 
+    /// An array of at most `maxCount` entries; more is `invalid_field`, or `tooLargeCode` when given (the
+    /// per-message caps of ``MessageLimits``).
     mutating func array(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
-                        required: Bool = true, maxCount: Int = 10_000) -> [JSONValue]? {
+                        required: Bool = true, maxCount: Int, tooLargeCode: RejectionCode = .invalidField) -> [JSONValue]? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .array(let elements) = value else {
             fail(Self.path(prefix, key), "must be an array")
             return nil
         }
         guard elements.count <= maxCount else {
-            fail(Self.path(prefix, key), "must have at most \(maxCount) entries")
+            fail(Self.path(prefix, key), "must have at most \(maxCount) entries", code: tooLargeCode)
             return nil
         }
         return elements
@@ -157,7 +188,7 @@ struct FieldReader {
     }
 
     mutating func stringArray(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
-                              required: Bool = true, maxCount: Int = 1000) -> [String]? {
+                              required: Bool = true, maxCount: Int = 1000, maxLength: Int = 200) -> [String]? {
         guard let elements = array(object, key, in: prefix, required: required, maxCount: maxCount) else { return nil }
         var result: [String] = []
         result.reserveCapacity(elements.count)
@@ -166,7 +197,33 @@ struct FieldReader {
                 fail("\(Self.path(prefix, key))[\(index)]", "must be a non-empty string")
                 continue
             }
+            guard Self.hasNoControlCharacters(text), text.unicodeScalars.count <= maxLength else {
+                fail("\(Self.path(prefix, key))[\(index)]", "must be at most \(maxLength) characters without control characters")
+                continue
+            }
             result.append(text.trimmingWhitespace())
+        }
+        return result
+    }
+
+    /// An array of identifiers (serial numbers), each meeting ``isIdentifier(_:)``.
+    mutating func identifierArray(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+                                  required: Bool = true, maxCount: Int) -> [String]? {
+        guard let elements = array(object, key, in: prefix, required: required, maxCount: maxCount,
+                                   tooLargeCode: .tooLarge) else { return nil }
+        var result: [String] = []
+        result.reserveCapacity(elements.count)
+        for (index, element) in elements.enumerated() {
+            guard case .string(let raw) = element else {
+                fail("\(Self.path(prefix, key))[\(index)]", "must be a string, not \(element.typeName)")
+                continue
+            }
+            let text = raw.trimmingWhitespace()
+            guard Self.isIdentifier(text) else {
+                fail("\(Self.path(prefix, key))[\(index)]", Self.identifierRule)
+                continue
+            }
+            result.append(text)
         }
         return result
     }

@@ -1,24 +1,37 @@
 import Foundation
 
-/// A strict RFC 8259 parser into `JSONValue`, with a nesting limit so that no body can exhaust the stack.
+/// A strict RFC 8259 parser into `JSONValue`: a nesting limit so that no body can exhaust the stack, a limit on
+/// the number of values so that no body can make a tree much larger than itself, and no duplicate keys (RFC 8259
+/// leaves them to the parser; taking the last one would let a body say two things at once).
 public struct JSONParser {
     public struct Failure: Error, Sendable, Equatable {
         public var offset: Int
         public var reason: String
+        /// The body broke a size limit (values), not the grammar: answered with `too_large`.
+        public var isTooLarge = false
+
+        public init(offset: Int, reason: String, isTooLarge: Bool = false) {
+            self.offset = offset
+            self.reason = reason
+            self.isTooLarge = isTooLarge
+        }
     }
 
     public static let maximumDepth = 64
 
     private let bytes: [UInt8]
     private var index = 0
+    private var remainingValues: Int
 
-    private init(_ bytes: [UInt8]) {
+    private init(_ bytes: [UInt8], maximumValues: Int) {
         self.bytes = bytes
+        remainingValues = maximumValues
     }
 
-    /// Parses one JSON document; trailing non-whitespace is an error.
-    public static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes)
+    /// Parses one JSON document; trailing non-whitespace is an error, and so is a document of more than
+    /// `maximumValues` values.
+    public static func parse(_ bytes: [UInt8], maximumValues: Int = .max) throws(Failure) -> JSONValue {
+        var parser = JSONParser(bytes, maximumValues: maximumValues)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -42,6 +55,10 @@ public struct JSONParser {
     private mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
         guard depth < Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
         guard index < bytes.count else { throw failure("unexpected end of input") }
+        remainingValues -= 1
+        guard remainingValues >= 0 else {
+            throw Failure(offset: index, reason: "more JSON values than allowed", isTooLarge: true)
+        }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)
@@ -80,7 +97,10 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':'") }
             index += 1
             skipWhitespace()
-            object[key] = try parseValue(depth: depth + 1)
+            let keyOffset = index
+            guard object.updateValue(try parseValue(depth: depth + 1), forKey: key) == nil else {
+                throw Failure(offset: keyOffset, reason: "duplicate key")
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

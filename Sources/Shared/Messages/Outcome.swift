@@ -18,13 +18,17 @@ public struct Outcome: Sendable, Equatable {
     public var campaign: String?
     public var schoolCode: String?
     public var result: Result
+    /// Field errors found beyond those in `result` (already left out by the decoder).
+    public var omittedErrors: Int
 
-    public init(messageID: String, subject: Subject, campaign: String?, schoolCode: String?, result: Result) {
+    public init(messageID: String, subject: Subject, campaign: String?, schoolCode: String?, result: Result,
+                omittedErrors: Int = 0) {
         self.messageID = messageID
         self.subject = subject
         self.campaign = campaign
         self.schoolCode = schoolCode
         self.result = result
+        self.omittedErrors = omittedErrors
     }
 
     public var isAccepted: Bool { if case .accepted = result { return true }; return false }
@@ -58,22 +62,54 @@ public struct Outcome: Sendable, Equatable {
             fields["status"] = .string(status.rawValue)
             fields["summary"] = summary
         case .rejected(let errors):
-            fields["errors"] = .array(errors.map { error in
-                ["code": .string(error.code.rawValue), "field": .string(error.field), "message": .string(error.message)]
+            // Bounded whatever the decoder found: the first errors listed, the rest counted.
+            let listed = errors.prefix(MessageLimits.maximumErrors)
+            fields["errors"] = .array(listed.map { error in
+                ["code": .string(error.code.rawValue), "field": .string(String(error.field.prefix(200))),
+                 "message": .string(String(error.message.prefix(300)))]
             })
+            let truncated = omittedErrors + errors.count - listed.count
+            if truncated > 0 { fields["truncated"] = .int(truncated) }
         }
         return .object(fields)
     }
 
-    /// The event to publish on `schools.events`.
+    /// The event to publish on `schools.events`, never larger than ``MessageLimits/maximumOutgoingBytes``: an
+    /// outcome that would be (a summary grown by a bug) is replaced by a `processing_failed` one.
     public var message: AMQPMessage {
-        AMQPMessage(exchange: Topology.Exchange.events, routingKey: routingKey, messageID: outcomeMessageID,
-                    correlationID: messageID, body: body.serialized())
+        let serialized = body.serialized()
+        guard serialized.count <= MessageLimits.maximumOutgoingBytes else { return processingFailed.message }
+        return AMQPMessage(exchange: Topology.Exchange.events, routingKey: routingKey, messageID: outcomeMessageID,
+                           correlationID: messageID, body: serialized)
+    }
+
+    /// This outcome's message with a `processing_failed` rejection instead: small whatever the original held.
+    public var processingFailed: Outcome {
+        .rejected(messageID, subject, campaign: campaign, schoolCode: schoolCode, [FieldError(
+            .processingFailed, field: "", "the outcome was too large to publish")])
     }
 
     public static func rejected(_ messageID: String, _ subject: Subject, campaign: String? = nil,
-                                schoolCode: String? = nil, _ errors: [FieldError]) -> Outcome {
+                                schoolCode: String? = nil, _ errors: [FieldError], omitted: Int = 0) -> Outcome {
         Outcome(messageID: messageID, subject: subject, campaign: campaign, schoolCode: schoolCode,
-                result: .rejected(errors))
+                result: .rejected(errors), omittedErrors: omitted)
+    }
+}
+
+extension AMQPMessage {
+    /// For an outcome event the broker refused for good: the same outcome ids with a small `processing_failed`
+    /// rejection instead. `nil` for any other event.
+    public func replacementForRefusedOutcome() -> AMQPMessage? {
+        guard let correlationID else { return nil }
+        let parts = routingKey.split(separator: ".", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1] == "accepted" || parts[1] == "rejected" else { return nil }
+        let subject: Outcome.Subject
+        switch parts[0] {
+        case "submission": subject = .submission(String(parts[2]))
+        case "command": subject = .command(String(parts[2]))
+        default: return nil
+        }
+        return Outcome.rejected(correlationID, subject, [FieldError(
+            .processingFailed, field: "", "the broker refused this message's outcome; it is kept for an operator")]).message
     }
 }

@@ -36,7 +36,7 @@ extension Submission {
             }
         }
         guard reader.errors.isEmpty, var submission, let campaign, let submittedBy, let submittedAt else {
-            return .failure(FieldErrors(reader.errors))
+            return .failure(reader.failure)
         }
         submission.setHeader(SubmissionHeader(campaign: campaign, schoolCode: schoolCode,
                                               submittedBy: submittedBy, submittedAt: submittedAt))
@@ -60,9 +60,20 @@ extension Submission {
     private static func decodeInventory(_ object: [String: JSONValue], _ reader: inout FieldReader,
                                         submittedAt: ParsedTimestamp?) -> (InventoryProcedure, [EquipmentItem])? {
         let procedure = reader.choice(object, "procedure", as: InventoryProcedure.self)
-        guard let elements = reader.array(object, "items", maxCount: 1000) else { return nil }
+        guard let elements = reader.array(object, "items", maxCount: MessageLimits.maximumItems,
+                                          tooLargeCode: .tooLarge) else { return nil }
         if elements.isEmpty, procedure == .insert {
             reader.fail("items", "must list at least one item for procedure insert")
+        }
+        // The serial numbers of all items together, counted before any is read.
+        let serialCount = elements.reduce(0) { total, element in
+            guard case .object(let fields) = element, case .array(let serials)? = fields["serial_numbers"] else { return total }
+            return total + serials.count
+        }
+        guard serialCount <= MessageLimits.maximumSerials else {
+            reader.fail("items", "must list at most \(MessageLimits.maximumSerials) serial numbers in total",
+                        code: .tooLarge)
+            return nil
         }
         let latestYear = submittedAt?.localYear ?? Int.max
         var items: [EquipmentItem] = []
@@ -75,7 +86,8 @@ extension Submission {
             let quantity = reader.integer(fields, "quantity", in: path, range: 1...10_000)
             let year = reader.integer(fields, "acquired_year", in: path, range: 1980...max(1980, min(latestYear, 9999)))
             let condition = reader.choice(fields, "condition", in: path, as: EquipmentCondition.self)
-            let serials = reader.stringArray(fields, "serial_numbers", in: path, required: false, maxCount: 10_000)
+            let serials = reader.identifierArray(fields, "serial_numbers", in: path, required: false,
+                                                 maxCount: MessageLimits.maximumSerials)
             if let serials, let quantity, serials.count != quantity {
                 reader.fail("\(path).serial_numbers", "must have exactly quantity (\(quantity)) entries")
             }
@@ -96,7 +108,8 @@ extension Submission {
     }
 
     private static func decodeNeeds(_ object: [String: JSONValue], _ reader: inout FieldReader) -> [ReportedStudent]? {
-        guard let elements = reader.array(object, "students", maxCount: 10_000) else { return nil }
+        guard let elements = reader.array(object, "students", maxCount: MessageLimits.maximumStudents,
+                                          tooLargeCode: .tooLarge) else { return nil }
         var students: [ReportedStudent] = []
         students.reserveCapacity(elements.count)
         var refs = Set<String>()
@@ -125,7 +138,7 @@ extension Submission {
         let donorKind = donor.flatMap { reader.choice($0, "kind", in: "donor", as: DonorKind.self) }
         let target = reader.identifier(object, "target_school_code", required: false)
         var devices: [DonatedDevice] = []
-        if let elements = reader.array(object, "devices", maxCount: 10_000) {
+        if let elements = reader.array(object, "devices", maxCount: MessageLimits.maximumDevices, tooLargeCode: .tooLarge) {
             if elements.isEmpty { reader.fail("devices", "must list at least one device") }
             var serials = Set<String>()
             for (index, element) in elements.enumerated() {

@@ -30,6 +30,7 @@ final class ConsumerLoop {
     private let consumersGauge: Gauge
     private let reconnects: Counter
     private let publishRetries: Counter
+    private let refusedEvents: Counter
     private var outcomeCounters: [String: Counter] = [:]
 
     init(configuration: Configuration, settings: ConsumerService.Settings, handler: any BatchHandler,
@@ -51,6 +52,7 @@ final class ConsumerLoop {
         consumersGauge = Gauge(label: "schoolict_queue_consumers", dimensions: dimensions)
         reconnects = Counter(label: "schoolict_reconnects_total", dimensions: dimensions)
         publishRetries = Counter(label: "schoolict_publish_retries_total", dimensions: dimensions)
+        refusedEvents = Counter(label: "schoolict_events_refused_total", dimensions: dimensions)
     }
 
     func run() {
@@ -112,18 +114,50 @@ final class ConsumerLoop {
     /// so the batch's deliveries stay with this worker: a broker that refuses events for minutes neither
     /// redelivers the batch to another worker nor raises its messages' delivery count until they look like
     /// poison. A stop request ends the wait; the broker then requeues the batch, whose outcomes are stored.
+    ///
+    /// A message the broker refuses for good (the channel closed with 406 PRECONDITION_FAILED: larger than its
+    /// `max_message_size`, say) is never retried: the batch is then published one message at a time, and a
+    /// refused outcome is replaced by a small `processing_failed` one with the same ids (dropped with an error
+    /// log if the broker refuses that too).
     private func publishUntilConfirmed(_ messages: [AMQPMessage]) throws {
         guard !messages.isEmpty else { return }
+        var pending = messages[...]
+        var oneByOne = false
+        var replaced = Set<String>()
         var retry = Backoff()
-        while true {
+        while let first = pending.first {
             do {
-                try connectedPublisher().publishConfirmed(messages)
-                return
+                if oneByOne {
+                    try connectedPublisher().publishConfirmed([first])
+                    pending.removeFirst()
+                } else {
+                    try connectedPublisher().publishConfirmed(Array(pending))
+                    return
+                }
+            } catch let error as AMQPError where error.replyCode == 406 {
+                guard oneByOne else {
+                    logger.error("the broker refused an event for good; publishing the batch's events one by one",
+                                 metadata: ["error": "\(error)", "events": "\(pending.count)"])
+                    oneByOne = true
+                    continue
+                }
+                refusedEvents.increment()
+                pending.removeFirst()
+                if !replaced.contains(first.messageID), let replacement = first.replacementForRefusedOutcome() {
+                    replaced.insert(first.messageID)
+                    logger.error("the broker refused an outcome for good; publishing processing_failed instead",
+                                 metadata: ["message.id": "\(first.correlationID ?? "-")", "error": "\(error)"])
+                    pending.insert(replacement, at: pending.startIndex)
+                } else {
+                    logger.error("the broker refused an event for good; it is dropped",
+                                 metadata: ["event.id": "\(first.messageID)", "event.routing_key": "\(first.routingKey)",
+                                            "error": "\(error)"])
+                }
             } catch let error as AMQPError {
                 guard let consumer, !consumer.isBroken else { throw error }
                 publishRetries.increment()
                 logger.warning("the broker did not confirm the events; the batch stays unacknowledged, retrying",
-                               metadata: ["error": "\(error)", "events": "\(messages.count)"])
+                               metadata: ["error": "\(error)", "events": "\(pending.count)"])
                 var remaining = retry.next()
                 while remaining > 0 {
                     let slice = min(remaining, 5)
@@ -157,9 +191,14 @@ final class ConsumerLoop {
                 try idleIfDue()
                 continue
             }
+            // A batch is bounded in bytes as well as in count, so a run of maximum-size messages cannot make a
+            // batch's memory grow with BATCH_SIZE.
             var batch = [first]
-            while batch.count < settings.batchSize, let next = try consumer.nextDelivery(timeout: .milliseconds(2)) {
+            var bytes = first.body.count
+            while batch.count < settings.batchSize, bytes < settings.batchMaximumBytes,
+                  let next = try consumer.nextDelivery(timeout: .milliseconds(2)) {
                 batch.append(next)
+                bytes += next.body.count
             }
             unsettled.formUnion(batch.map(\.deliveryTag))
             try process(batch)
@@ -228,6 +267,18 @@ final class ConsumerLoop {
             // Nothing was committed: drop the AMQP connections so the broker requeues the batch.
             database.close()
             throw error
+        } catch let error as PostgresError {
+            // The database refused what one message asked (its transaction rolled back; the session is fine):
+            // never let that stop the queue. Alone, the message gets the handler's verdict; in a batch, each is
+            // tried alone so the others go through.
+            logger.warning("the database refused a batch; processing its deliveries one by one",
+                           metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "batch.size": "\(batch.count)"])
+            guard batch.count == 1 else {
+                for delivery in batch { try processAndSettle([delivery]) }
+                return
+            }
+            try settleRefused(batch[0])
+            return
         }
         let publishing = ContinuousClock.now
         try settle(result)
@@ -240,6 +291,23 @@ final class ConsumerLoop {
         batchTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         batchSizeRecorder.record(batch.count)
         for (outcome, number) in result.counts { count(outcome, number) }
+    }
+
+    /// A delivery the database refused on its own: processed before → its stored outcome and an ack; otherwise
+    /// the handler's `processing_failed` outcome (if any) and the dead-letter queue, for an operator.
+    private func settleRefused(_ delivery: AMQPDelivery) throws {
+        switch try handler.poisonVerdict(for: delivery, database: database.connected()) {
+        case .alreadyProcessed(let outcome):
+            try publishUntilConfirmed(outcome.map { [$0] } ?? [])
+            try acknowledge([delivery.deliveryTag])
+            count("duplicate", 1)
+        case .deadLetter(let outcome):
+            logger.error("the database refused a message on its own; dead-lettering it",
+                         metadata: ["message.id": "\(delivery.messageID ?? "-")"])
+            try publishUntilConfirmed(outcome.map { [$0] } ?? [])
+            try deadLetter(delivery.deliveryTag)
+            count("failed", 1)
+        }
     }
 
     /// Acknowledges deliveries: one `multiple` ack when no other unsettled delivery has a lower tag (the usual

@@ -14,12 +14,18 @@ public struct ConsumerService: Service {
         public var prefetch: Int
         /// A delivery seen this many times is dead-lettered unprocessed (a poison message).
         public var maximumDeliveries: Int
+        /// A batch stops growing once its bodies hold this many bytes (it always takes at least one delivery).
+        public var batchMaximumBytes: Int
 
-        public init(queue: String, batchSize: Int, prefetch: Int, maximumDeliveries: Int = 5) {
+        public static let defaultBatchMaximumBytes = 16 * 1024 * 1024
+
+        public init(queue: String, batchSize: Int, prefetch: Int, maximumDeliveries: Int = 5,
+                    batchMaximumBytes: Int = Self.defaultBatchMaximumBytes) {
             self.queue = queue
             self.batchSize = batchSize
             self.prefetch = prefetch
             self.maximumDeliveries = maximumDeliveries
+            self.batchMaximumBytes = batchMaximumBytes
         }
     }
 

@@ -36,14 +36,16 @@ public enum WorkerMain {
 
     /// Runs a worker that is `CONSUMERS` consumer loops on one queue, each with its own handler.
     public static func runConsumers(name: String, queue: String,
-                                    handler makeHandler: @escaping @Sendable (SchoolClock, Logger) -> any BatchHandler) async {
+                                    handler makeHandler: @escaping @Sendable (SchoolClock, MessageLimits, Logger) -> any BatchHandler) async {
         await run(name: name) { configuration, logger in
             let clock = SchoolClock.from(configuration)
             let settings = ConsumerService.Settings(queue: queue, batchSize: configuration.batchSize,
-                                                    prefetch: configuration.prefetch)
+                                                    prefetch: configuration.prefetch,
+                                                    batchMaximumBytes: configuration.batchMaximumBytes)
+            let limits = configuration.messageLimits
             return (0..<configuration.consumers).map { _ in
                 ConsumerService(configuration: configuration, settings: settings, logger: logger) {
-                    makeHandler(clock, logger)
+                    makeHandler(clock, limits, logger)
                 }
             }
         }
