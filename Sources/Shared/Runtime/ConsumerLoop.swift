@@ -120,44 +120,23 @@ final class ConsumerLoop {
     /// refused outcome is replaced by a small `processing_failed` one with the same ids (dropped with an error
     /// log if the broker refuses that too).
     private func publishUntilConfirmed(_ messages: [AMQPMessage]) throws {
-        guard !messages.isEmpty else { return }
-        var pending = messages[...]
-        var oneByOne = false
-        var replaced = Set<String>()
+        var publication = EventPublication(messages)
         var retry = Backoff()
-        while let first = pending.first {
+        while !publication.isDone {
             do {
-                if oneByOne {
-                    try connectedPublisher().publishConfirmed([first])
-                    pending.removeFirst()
-                } else {
-                    try connectedPublisher().publishConfirmed(Array(pending))
-                    return
-                }
-            } catch let error as AMQPError where error.replyCode == 406 {
-                guard oneByOne else {
-                    logger.error("the broker refused an event for good; publishing the batch's events one by one",
-                                 metadata: ["error": "\(error)", "events": "\(pending.count)"])
-                    oneByOne = true
-                    continue
-                }
-                refusedEvents.increment()
-                pending.removeFirst()
-                if !replaced.contains(first.messageID), let replacement = first.replacementForRefusedOutcome() {
-                    replaced.insert(first.messageID)
-                    logger.error("the broker refused an outcome for good; publishing processing_failed instead",
-                                 metadata: ["message.id": "\(first.correlationID ?? "-")", "error": "\(error)"])
-                    pending.insert(replacement, at: pending.startIndex)
-                } else {
-                    logger.error("the broker refused an event for good; it is dropped",
-                                 metadata: ["event.id": "\(first.messageID)", "event.routing_key": "\(first.routingKey)",
-                                            "error": "\(error)"])
+                try publication.run(publish: { try connectedPublisher().publishConfirmed($0) }) { refusal in
+                    refusedEvents.increment()
+                    logger.error("the broker refused an event for good; it is not retried", metadata: [
+                        "event.id": "\(refusal.event.messageID)", "event.routing_key": "\(refusal.event.routingKey)",
+                        "event.replaced_by": "\(refusal.replacement == nil ? "nothing" : "processing_failed")",
+                        "error": "\(refusal.error)",
+                    ])
                 }
             } catch let error as AMQPError {
                 guard let consumer, !consumer.isBroken else { throw error }
                 publishRetries.increment()
                 logger.warning("the broker did not confirm the events; the batch stays unacknowledged, retrying",
-                               metadata: ["error": "\(error)", "events": "\(pending.count)"])
+                               metadata: ["error": "\(error)", "events": "\(publication.pending.count)"])
                 var remaining = retry.next()
                 while remaining > 0 {
                     let slice = min(remaining, 5)
