@@ -64,7 +64,8 @@ let package = Package(
         ),
         // What more than one test target uses: the contract's example messages, the scratch database and vhost.
         .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
+        // Corpus: the decoder fuzzer's regression inputs, read from the source tree.
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"], exclude: ["Corpus"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared", "TestSupport"]),
