@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench.sh submissions [COUNT]
+#        scripts/bench.sh hostile [COUNT]      (maximum-size hostile submissions: outcomes, rate, worker peak RSS)
 #        scripts/bench.sh allocation [STUDENTS] [DEVICES]
 #        scripts/bench.sh notifications [COUNT]
 #
@@ -50,6 +51,12 @@ submissions)
     "$bin/schoolict-bench" submissions --count "$count" --rate "${BENCH_RATE:-0}" --worker-pid "$worker_pid"
     psql -qtA "$DATABASE_URL" -c "SELECT 'database: ' || count(*) || ' submissions, ' || (SELECT count(*) FROM equipment_items) || ' equipment lines' FROM submissions"
     ;;
+hostile)
+    "$bin/SubmissionWorker" 2>.data/logs/bench-submission-worker.log &
+    worker_pid=$!
+    sleep 1
+    "$bin/schoolict-bench" hostile --count "${2:-100}" --worker-pid "$worker_pid"
+    ;;
 allocation)
     # SCHOOLICT_NOW after the generated campaign's deadline; COUNT = eligible students.
     SCHOOLICT_NOW=2021-12-01T08:00:00+07:00 "$bin/AllocationWorker" 2>.data/logs/bench-allocation-worker.log &
@@ -62,7 +69,7 @@ notifications)
     "$bin/schoolict-bench" notifications --count "$count"
     ;;
 *)
-    echo "unknown benchmark: $what (submissions | allocation | notifications)" >&2
+    echo "unknown benchmark: $what (submissions | hostile | allocation | notifications)" >&2
     exit 2
     ;;
 esac

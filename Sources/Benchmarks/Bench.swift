@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schoolict-bench",
         abstract: "Measure the workers against real RabbitMQ and PostgreSQL.",
-        subcommands: [SubmissionBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
+        subcommands: [SubmissionBenchmark.self, HostileBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
     )
 }
 
@@ -36,4 +36,42 @@ func cpuSeconds(pid: Int32) -> Double? {
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// The registry a submissions benchmark needs: one equipment campaign `bench-<runID>` and `schools` schools
+/// `B<runID>-<n>` (official address `s<n>@bench.invalid`), registered through the worker itself.
+enum BenchRegistry {
+    /// Publishes the commands and waits for their outcomes on `watcher` (consuming `submission.#`/`command.#`).
+    static func register(runID: String, schools: Int, publisher: AMQPConnection, watcher: AMQPConnection) throws -> String {
+        let campaign = "bench-\(runID)"
+        var registry: [AMQPMessage] = []
+        let campaignBody: JSONValue = [
+            "campaign": .string(campaign), "kind": "equipment_inventory", "title": "Benchmark inventory",
+            "opens_at": "2022-01-01T00:00:00+02:00", "deadline": "2022-12-31T23:59:59+02:00",
+            "timezone": "Europe/Athens", "staff_emails": ["bench@minedu.invalid"],
+        ]
+        registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "campaign.upsert",
+                                    messageID: "\(campaign)-campaign", body: campaignBody.serialized()))
+        for index in 0..<schools {
+            let code = "B\(runID)-\(index)"
+            let body: JSONValue = [
+                "school_code": .string(code), "name": .string("Bench school \(index)"), "level": "secondary",
+                "region": .string("Region \(index % 13)"), "official_email": .string("s\(index)@bench.invalid"),
+                "language": "el", "students": .int(200 + index % 300),
+            ]
+            registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "school.upsert",
+                                        messageID: "\(code)-upsert", body: body.serialized()))
+        }
+        try publisher.publishConfirmed(registry)
+        var pending = Set(registry.map(\.messageID))
+        let deadline = Date().addingTimeInterval(120)
+        while !pending.isEmpty, Date() < deadline {
+            guard let delivery = try watcher.nextDelivery(timeout: .milliseconds(500)) else { continue }
+            if let id = delivery.correlationID { pending.remove(id) }
+            try watcher.ack(delivery.deliveryTag)
+        }
+        guard pending.isEmpty else { throw ValidationError("the worker did not register the schools in time") }
+        print("registered \(schools) schools and campaign \(campaign)")
+        return campaign
+    }
 }

@@ -22,41 +22,11 @@ struct SubmissionBenchmark: ParsableCommand {
         try setup.enableConfirms()
         let runID = String(UUID().uuidString.prefix(8)).lowercased()
 
-        // Registry: one campaign and the schools, through the worker itself.
-        let campaign = "bench-\(runID)"
-        var registry: [AMQPMessage] = []
-        let campaignBody: JSONValue = [
-            "campaign": .string(campaign), "kind": "equipment_inventory", "title": "Benchmark inventory",
-            "opens_at": "2022-01-01T00:00:00+02:00", "deadline": "2022-12-31T23:59:59+02:00",
-            "timezone": "Europe/Athens", "staff_emails": ["bench@minedu.invalid"],
-        ]
-        registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "campaign.upsert",
-                                    messageID: "\(campaign)-campaign", body: campaignBody.serialized()))
-        for index in 0..<schools {
-            let code = "B\(runID)-\(index)"
-            let body: JSONValue = [
-                "school_code": .string(code), "name": .string("Bench school \(index)"), "level": "secondary",
-                "region": .string("Region \(index % 13)"), "official_email": .string("s\(index)@bench.invalid"),
-                "language": "el", "students": .int(200 + index % 300),
-            ]
-            registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "school.upsert",
-                                        messageID: "\(code)-upsert", body: body.serialized()))
-        }
-
         let watcher = try AMQPConnection(url: url)
         let outcomes = try watcher.declareTemporaryQueue(bindingTo: Topology.Exchange.events,
                                                          routingKeys: ["submission.#", "command.#"])
         try watcher.startConsuming(queue: outcomes, prefetch: 2_000)
-        try setup.publishConfirmed(registry)
-        var pending = Set(registry.map(\.messageID))
-        let registryDeadline = Date().addingTimeInterval(120)
-        while !pending.isEmpty, Date() < registryDeadline {
-            guard let delivery = try watcher.nextDelivery(timeout: .milliseconds(500)) else { continue }
-            if let id = delivery.correlationID { pending.remove(id) }
-            try watcher.ack(delivery.deliveryTag)
-        }
-        guard pending.isEmpty else { throw ValidationError("the worker did not register the schools in time") }
-        print("registered \(schools) schools and campaign \(campaign)")
+        let campaign = try BenchRegistry.register(runID: runID, schools: schools, publisher: setup, watcher: watcher)
 
         // The messages, built before timing starts.
         let messages: [AMQPMessage] = (0..<count).map { index in
