@@ -228,7 +228,7 @@ struct HostileInputIntegrationTests {
         return 0
     }
 
-    private func withWorker(_ body: (IntegrationHarness) throws -> Void) throws {
+    fileprivate func withWorker(_ body: (IntegrationHarness) throws -> Void) throws {
         let harness = try IntegrationHarness()
         defer { harness.shutDown() }
         try harness.startWorker()
@@ -237,5 +237,19 @@ struct HostileInputIntegrationTests {
         try #require(rejected.isEmpty, "seeding the registry failed: \(rejected)")
         try body(harness)
         try harness.checkWorkers()
+    }
+}
+
+extension HostileInputIntegrationTests {
+    /// Quorum queues add `x-delivery-count` only on redelivery: on a first delivery a publisher's own header would
+    /// reach the worker and pass for a poison message's count.
+    @Test func aForgedDeliveryCountHeaderDoesNotMakeAMessagePoison() throws {
+        try withWorker { harness in
+            var message = F.inventory(id: "forged-count", items: [F.item("desktop", quantity: 1, year: 2015)])
+            message.headers = [("x-delivery-count", .int(50))]
+            let outcome = try harness.send(message)
+            #expect(outcome.routingKey == "submission.accepted.equipment_inventory", "\(outcome.body.jsonString)")
+            #expect(try harness.publisher.queueDepth("submissions.dead").messages == 0)
+        }
     }
 }

@@ -42,7 +42,10 @@ extension AMQPConnection {
             rawMessageID: flags & CAMQP_PROPS_MESSAGE_ID != 0 ? properties.message_id.byteArray : nil,
             correlationID: flags & CAMQP_PROPS_CORRELATION_ID != 0 ? properties.correlation_id.string : nil,
             contentType: flags & CAMQP_PROPS_CONTENT_TYPE != 0 ? properties.content_type.string : nil,
-            deliveryCount: flags & CAMQP_PROPS_HEADERS != 0 ? Self.deliveryCount(in: properties.headers) : 0,
+            // Quorum queues set `x-delivery-count` only when they redeliver; on a first delivery the header, if
+            // any, is the publisher's own and must not make a message look like poison.
+            deliveryCount: envelope.redelivered != 0 && flags & CAMQP_PROPS_HEADERS != 0
+                ? Self.deliveryCount(in: properties.headers) : 0,
             body: envelope.message.body.byteArray
         )
     }

@@ -34,10 +34,16 @@ extension AMQPConnection {
                                 properties.correlation_id = camqp_bytes_len(correlationIDBytes.baseAddress,
                                                                             correlationIDBytes.count)
                             }
-                            return message.body.withUnsafeBytes { body in
-                                amqp_basic_publish(state, channel, camqp_bytes(exchange), camqp_bytes(routingKey),
-                                                   0, 0, &properties,
-                                                   camqp_bytes_len(body.baseAddress, body.count))
+                            return withTable(message.headers) { headers in
+                                if !message.headers.isEmpty {
+                                    properties._flags |= CAMQP_PROPS_HEADERS
+                                    properties.headers = headers
+                                }
+                                return message.body.withUnsafeBytes { body in
+                                    amqp_basic_publish(state, channel, camqp_bytes(exchange), camqp_bytes(routingKey),
+                                                       0, 0, &properties,
+                                                       camqp_bytes_len(body.baseAddress, body.count))
+                                }
                             }
                         }
                     }

@@ -10,9 +10,20 @@ public struct AMQPMessage: Sendable, Equatable {
     /// When set, the `message_id` property sent instead of `messageID`'s UTF-8: bytes that are not valid text,
     /// for tools and tests that must send what a hostile publisher would.
     public var rawMessageID: [UInt8]?
+    /// The headers table (application headers), sent when not empty.
+    public var headers: [(String, AMQPFieldValue)]
+
+    public static func == (lhs: AMQPMessage, rhs: AMQPMessage) -> Bool {
+        lhs.exchange == rhs.exchange && lhs.routingKey == rhs.routingKey && lhs.messageID == rhs.messageID
+            && lhs.correlationID == rhs.correlationID && lhs.body == rhs.body && lhs.contentType == rhs.contentType
+            && lhs.rawMessageID == rhs.rawMessageID && lhs.headers.map(\.0) == rhs.headers.map(\.0)
+            && lhs.headers.map(\.1) == rhs.headers.map(\.1)
+    }
 
     public init(exchange: String, routingKey: String, messageID: String, correlationID: String? = nil,
-                body: [UInt8], contentType: String = "application/json", rawMessageID: [UInt8]? = nil) {
+                body: [UInt8], contentType: String = "application/json", rawMessageID: [UInt8]? = nil,
+                headers: [(String, AMQPFieldValue)] = []) {
+        self.headers = headers
         self.exchange = exchange
         self.routingKey = routingKey
         self.messageID = messageID
