@@ -63,9 +63,9 @@ let package = Package(
             dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // What more than one test target uses: the contract's example messages, the scratch database and vhost.
-        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport"),
         // Corpus: the decoder fuzzer's regression inputs, read from the source tree.
-        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"], exclude: ["Corpus"]),
+        .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport", exclude: ["Corpus"]),
+        .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared", "TestSupport"]),

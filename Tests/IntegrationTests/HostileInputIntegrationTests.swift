@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Shared
@@ -250,6 +251,48 @@ extension HostileInputIntegrationTests {
             let outcome = try harness.send(message)
             #expect(outcome.routingKey == "submission.accepted.equipment_inventory", "\(outcome.body.jsonString)")
             #expect(try harness.publisher.queueDepth("submissions.dead").messages == 0)
+        }
+    }
+}
+
+extension HostileInputIntegrationTests {
+    /// 2,000 mutations of the decoder's corpus through a running worker: one outcome each, nothing dead-lettered.
+    @Test func aMutationFuzzLoadIsAnsweredOnceEachWithNothingDeadLettered() throws {
+        try withWorker { harness in
+            var random = SplitMix64(seed: 0x2000)
+            var messages: [AMQPMessage] = []
+            var outcomeIDs: [String] = []
+            for index in 0..<2_000 {
+                let entry = DecoderCorpus.mutated(random: &random)
+                // Every eighth id is mutated too (NUL, invalid UTF-8, controls…); the outcome then has a derived id.
+                var raw = Array("fuzz-\(index)".utf8)
+                if random.next() % 8 == 0 { raw = DecoderCorpus.mutate(raw, donor: [], random: &random) }
+                let message = AMQPMessage(exchange: entry.exchange, routingKey: entry.routingKey, messageID: "-",
+                                          body: entry.body, rawMessageID: raw)
+                messages.append(message)
+                outcomeIDs.append(IncomingMessage.identify(exchange: entry.exchange, routingKey: entry.routingKey,
+                                                           rawID: raw, body: entry.body).id)
+            }
+            try harness.publish(messages)
+            try harness.awaitOutcomes(Array(Set(outcomeIDs)), timeout: .seconds(120))
+            try harness.outcomes.drain(for: .seconds(2))
+            var kinds: [String: Int] = [:]
+            for id in Set(outcomeIDs) {
+                let outcomes = harness.outcomes.outcomes(of: id)
+                // Mutations can repeat a message (an id mutated away is derived from the body): its outcome is then
+                // published again, at most once per copy (copies in one batch share one publish), always the same.
+                let sent = outcomeIDs.filter { $0 == id }.count
+                #expect((1...sent).contains(outcomes.count), "\(id): \(outcomes.count) outcomes for \(sent) messages")
+                #expect(Set(outcomes.map { $0.body.serialized() }).count == 1, "\(id): outcomes differ")
+                for outcome in outcomes { #expect(outcome.body.serialized().count < Self.outcomeBound) }
+                let first = outcomes.first
+                kinds[first.map { $0.routingKey.contains(".accepted.") ? "accepted" : ($0.errorCodes.first ?? "-") } ?? "none",
+                      default: 0] += 1
+            }
+            print("mutation fuzz through the worker: \(messages.count) messages, \(kinds.sorted { $0.key < $1.key })")
+            #expect(kinds["processing_failed"] == nil)
+            #expect(try harness.publisher.queueDepth("submissions.dead").messages == 0)
+            #expect(harness.workers.allSatisfy { $0.isRunning })
         }
     }
 }
