@@ -32,6 +32,6 @@ RUN apt-get update \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin schoolict
 COPY --from=build /out/ /usr/local/bin/
 USER schoolict
-ENV METRICS_PORT=9090
+ENV METRICS_PORT=9090 METRICS_HOST=0.0.0.0
 EXPOSE 9090
 CMD ["SubmissionWorker"]

@@ -2,10 +2,11 @@
 """SMTP sink with TLS and AUTH, for the SMTP client's tests: one file per message, like scripts/smtp_sink.py.
 
 Usage: /usr/bin/python3 scripts/smtp_sink_tls.py --port P --dir D --cert C --key K
-                                                  [--mode starttls|smtps] [--user U --password W]
+                                                  [--mode starttls|smtps|plain-auth] [--user U --password W]
 
-  starttls  plain SMTP that offers and requires STARTTLS before AUTH and MAIL (port 587 style)
-  smtps     TLS from the first byte (implicit TLS, port 465 style)
+  starttls    plain SMTP that offers and requires STARTTLS before AUTH and MAIL (port 587 style)
+  smtps       TLS from the first byte (implicit TLS, port 465 style)
+  plain-auth  no TLS at all, AUTH offered in clear: the server a client with credentials must refuse
 
 With --user, AUTH (PLAIN or LOGIN) with exactly these credentials is required. Each stored message gets
 "X-Sink-TLS: yes|no", "X-Sink-Auth: <login>" and "X-Sink-Session: <n>" (one number per connection, to show
@@ -53,7 +54,7 @@ def main():
     parser.add_argument("--dir", required=True)
     parser.add_argument("--cert", required=True)
     parser.add_argument("--key", required=True)
-    parser.add_argument("--mode", choices=["starttls", "smtps"], default="starttls")
+    parser.add_argument("--mode", choices=["starttls", "smtps", "plain-auth"], default="starttls")
     parser.add_argument("--user")
     parser.add_argument("--password")
     args = parser.parse_args()
@@ -71,6 +72,8 @@ def main():
                    auth_required=args.user is not None, enable_SMTPUTF8=True)
     if args.mode == "starttls":
         options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
+    elif args.mode == "plain-auth":
+        options.update(auth_require_tls=False)
     else:
         options.update(ssl_context=context, auth_require_tls=False)
     controller = Controller(Handler(os.path.abspath(args.dir)), **options)

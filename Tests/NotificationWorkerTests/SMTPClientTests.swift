@@ -73,7 +73,7 @@ struct SMTPClientTests {
         let client = try SMTPClient(url: "smtp://relay%40school.example:p%40ss%3Aw%2Frd@127.0.0.1:\(sink.port)/schoolict.invalid",
                                     caFile: sink.certificate)
         defer { client.close() }
-        #expect(client.security == .opportunisticSTARTTLS)
+        #expect(client.security == .requiredSTARTTLS)
         for _ in 0..<3 {
             let reply = try client.send(Self.message, from: "noreply@schoolict.invalid", to: ["mail@0551010.sch.gr"])
             #expect(reply.code == 250)
@@ -83,6 +83,25 @@ struct SMTPClientTests {
         #expect(received.allSatisfy { $0["X-Sink-TLS"] == "yes" && $0["X-Sink-Auth"] == "relay@school.example" })
         #expect(Set(received.map { $0["X-Sink-Session"] }).count == 1, "one connection, reused")
         #expect(received.allSatisfy { $0["Body-Has-Leading-Dot"] == "yes" }, "dot-stuffing round trip")
+    }
+
+    @Test func credentialsAreNeverSentToAServerWithoutTLS() throws {
+        // The server offers AUTH in clear and would accept these credentials: the client must not use them.
+        let sink = try TLSSink(mode: "plain-auth", user: "u", password: "never-in-clear")
+        defer { sink.stop() }
+        let client = try SMTPClient(url: "smtp://u:never-in-clear@127.0.0.1:\(sink.port)", caFile: sink.certificate)
+        defer { client.close() }
+        #expect(client.security == .requiredSTARTTLS)
+        let refused = #expect(throws: SMTPError.self) {
+            try client.send(Self.message, from: "noreply@schoolict.invalid", to: ["a@b.example"])
+        }
+        #expect(refused?.code == .connection)
+        #expect(refused?.description.contains("never-in-clear") == false)
+        #expect(try sink.received().isEmpty)
+        // Without credentials the same server is used as it is (nothing secret to protect).
+        let anonymous = try SMTPClient(url: "smtp://127.0.0.1:\(sink.port)")
+        defer { anonymous.close() }
+        #expect(anonymous.security == .opportunisticSTARTTLS)
     }
 
     @Test func implicitTLS() throws {

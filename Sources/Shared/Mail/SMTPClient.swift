@@ -10,13 +10,16 @@ import Foundation
 /// - `smtp://host:port` speaks plain SMTP and upgrades with `STARTTLS` whenever the server offers it;
 ///   `smtps://host:port` is TLS from the first byte (implicit TLS, usually port 465).
 /// - `user:password@` in the URL (percent-encoded) makes libcurl authenticate with the best mechanism the
-///   server offers.
+///   server offers, and then only over TLS: `smtp://` with credentials requires `STARTTLS` (a server that does not
+///   offer it is refused before `AUTH`, so credentials never cross the network in clear).
 /// - A path (`smtp://host:25/school.example`) sets the name sent in `EHLO`.
 public final class SMTPClient {
     /// The `SMTP_URL` scheme and what it means for TLS.
     public enum Security: Sendable, Equatable {
-        /// `smtp://`: STARTTLS when the server offers it (`CURLUSESSL_TRY`).
+        /// `smtp://` without credentials: STARTTLS when the server offers it (`CURLUSESSL_TRY`).
         case opportunisticSTARTTLS
+        /// `smtp://user:password@…`: STARTTLS required before anything else (`CURLUSESSL_ALL`).
+        case requiredSTARTTLS
         /// `smtps://`: implicit TLS.
         case implicitTLS
     }
@@ -48,7 +51,8 @@ public final class SMTPClient {
         if lowered.hasPrefix("smtps://") {
             security = .implicitTLS
         } else if lowered.hasPrefix("smtp://") {
-            security = .opportunisticSTARTTLS
+            let user = URLComponents(string: url)?.user ?? ""
+            security = user.isEmpty ? .opportunisticSTARTTLS : .requiredSTARTTLS
         } else {
             throw SMTPError(code: .setup, message: "the SMTP URL must start with smtp:// or smtps://")
         }
@@ -164,8 +168,13 @@ public final class SMTPClient {
         if let caFile {
             try check(ccurl_setopt_string(handle, CURLOPT_CAINFO, caFile), "CURLOPT_CAINFO")
         }
-        if security == .opportunisticSTARTTLS {
+        switch security {
+        case .opportunisticSTARTTLS:
             try check(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_TRY.rawValue)), "CURLOPT_USE_SSL")
+        case .requiredSTARTTLS:
+            try check(ccurl_setopt_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)), "CURLOPT_USE_SSL")
+        case .implicitTLS:
+            break
         }
     }
 

@@ -31,11 +31,12 @@ public struct MetricsServer: Service {
     private let logger: Logger
     private let listening = ListeningState()
 
-    /// `METRICS_HOST` when set, else `0.0.0.0`.
+    /// `METRICS_HOST` when set, else `127.0.0.1`: metrics and health are not served to the network unless asked
+    /// (containers set `METRICS_HOST=0.0.0.0` so that Prometheus and the orchestrator's probes reach them).
     public static var defaultHost: String {
         let configured = ProcessInfo.processInfo.environment["METRICS_HOST"]?
             .trimmingCharacters(in: .whitespaces)
-        return configured.flatMap { $0.isEmpty ? nil : $0 } ?? "0.0.0.0"
+        return configured.flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1"
     }
 
     /// A server for `registry` (normally ``MetricsSetup/bootstrap()``'s) on `host`:`port`.
