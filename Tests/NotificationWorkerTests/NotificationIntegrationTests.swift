@@ -213,7 +213,8 @@ struct NotificationIntegrationTests {
             INSERT INTO devices (serial, campaign, donation_ref, kind, received_at) VALUES
               ('LT-000123', 'vn-song-2021', 'DN-2021-0042', 'laptop', '2021-11-22T08:00:00+07:00'),
               ('LT-000124', 'vn-song-2021', 'DN-2021-0042', 'laptop', '2021-11-22T08:00:00+07:00');
-            INSERT INTO allocation_runs (run_id, campaign) VALUES ('run-2021-11-22', 'vn-song-2021');
+            INSERT INTO allocation_runs (run_id, campaign, finished_at, allocated, waiting)
+              VALUES ('run-2021-11-22', 'vn-song-2021', '2021-11-22T10:00:00+07:00', 2, 0);
             INSERT INTO allocations (device_serial, campaign, school_code, student_ref, run_id, rank, category, rule, allocated_at) VALUES
               ('LT-000123', 'vn-song-2021', 'TDM-TH-01', 'HS-0001', 'run-2021-11-22', 1, 'covid_orphan', 'priority', '2021-11-22T10:00:00+07:00'),
               ('LT-000124', 'vn-song-2021', 'TDM-TH-01', 'HS-0002', 'run-2021-11-22', 2, 'poor_household', 'priority', '2021-11-22T10:00:00+07:00');
@@ -227,8 +228,31 @@ struct NotificationIntegrationTests {
         ]
         let handler = AllocationEventHandler(schoolNow: { NotificationHarness.date("2021-11-22T10:05:00+07:00") },
                                              messageIDDomain: "schoolict.invalid", logger: NotificationHarness.quiet)
+        // Forged events first: a run the database does not hold, a school the run gave nothing, and a real run with
+        // allocations of its own invention. Nobody is mailed anything the database does not hold.
+        func with(_ value: JSONValue, _ key: String, _ new: JSONValue) -> JSONValue {
+            guard case .object(var fields) = value else { return value }
+            fields[key] = new
+            return .object(fields)
+        }
+        let forged = with(event, "run_id", "run-forged")
+        let otherSchool = with(event, "school_code", "TDM-TH-02")
+        let forgedSummary: JSONValue = ["campaign": "vn-song-2021", "run_id": "run-forged", "allocated": 99, "waiting": 0,
+                                        "schools": [["school_code": "TDM-TH-01", "devices": 99]]]
+        let forgeries = [
+            AMQPDelivery(deliveryTag: 1, exchange: "schools.events", routingKey: "allocation.school",
+                         messageID: "forged-1", body: forged.serialized()),
+            AMQPDelivery(deliveryTag: 2, exchange: "schools.events", routingKey: "allocation.school",
+                         messageID: "forged-2", body: otherSchool.serialized()),
+            AMQPDelivery(deliveryTag: 3, exchange: "schools.events", routingKey: "allocation.completed",
+                         messageID: "forged-3", body: forgedSummary.serialized()),
+        ]
+        #expect(try handler.handle(forgeries, database: harness.database).counts == ["unknown": 3])
+        #expect(try harness.rows(where: "kind IN ('allocation_notice', 'allocation_summary')").isEmpty)
+        let invented = with(event, "allocations", [["student_ref": "HS-9999", "device_serial": "LT-FAKE",
+                                                    "category": "covid_orphan", "rank": 1, "rule": "priority"]])
         let delivery = AMQPDelivery(deliveryTag: 1, exchange: "schools.events", routingKey: "allocation.school",
-                                    messageID: "allocation.school-run-2021-11-22-TDM-TH-01", body: event.serialized())
+                                    messageID: "allocation.school-run-2021-11-22-TDM-TH-01", body: invented.serialized())
         #expect(try handler.handle([delivery, delivery], database: harness.database).counts == ["planned": 1, "duplicate": 1])
         #expect(try handler.handle([delivery], database: harness.database).counts == ["duplicate": 1])
         #expect(try harness.cycle(at: "2021-11-22T10:05:10+07:00").sent == 1)
@@ -237,6 +261,7 @@ struct NotificationIntegrationTests {
         #expect(notice.to == ["th01@tdm.edu.vn"])
         #expect(notice.subject == "Thông báo phân bổ: nhà trường nhận 2 máy tính — Sóng và máy tính cho em")
         #expect(notice.text.contains("HS-0001") && notice.text.contains("LT-000124"))
+        #expect(!notice.text.contains("HS-9999") && !notice.text.contains("LT-FAKE"), "the event's list is not believed")
         #expect(flat(notice.text).contains("10:00, thứ Ba, ngày 23/11/2021"))
 
         // Tuesday 23 November, 09:00: the day has a reminder hour, but the devices are not overdue before 10:00.

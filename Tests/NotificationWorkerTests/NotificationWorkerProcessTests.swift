@@ -32,6 +32,11 @@ struct NotificationWorkerProcessTests {
             SELECT 'S' || lpad(n::text, 4, '0'), 'Σχολείο ' || n, CASE WHEN n % 2 = 0 THEN 'primary' ELSE 'secondary' END,
                    'Περιφέρεια ' || (n % 7), 's' || n || '@sch.gr', (ARRAY['el', 'en', 'vi'])[1 + n % 3]
             FROM generate_series(1, \(schoolCount)) AS n;
+            -- The run the allocation events name: what is mailed comes from here, not from the events.
+            INSERT INTO allocation_runs (run_id, campaign, finished_at, allocated, waiting)
+            VALUES ('run-1', 'gr-ict-2022', now(), 1, 4);
+            INSERT INTO allocations (device_serial, campaign, school_code, student_ref, run_id, rank, category, rule)
+            VALUES ('LT-1', 'gr-ict-2022', 'S0001', 'ST-1', 'run-1', 1, 'poor_household', 'priority');
             """)
     }
 

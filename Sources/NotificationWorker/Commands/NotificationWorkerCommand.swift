@@ -47,7 +47,7 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
                 logger: logger
             ) {
                 AllocationEventHandler(schoolNow: schoolNow, messageIDDomain: domain, limits: configuration.messageLimits,
-                                       logger: logger)
+                                       summariesPerHour: settings.summariesPerHour, logger: logger)
             }
             return [consumer, NotificationService(configuration: configuration, settings: settings,
                                                   schoolNow: schoolNow, logger: logger)]

@@ -13,6 +13,7 @@ import Shared
 /// | `NOTIFY_RETRY_MAX_SECONDS` | longest retry delay | 3600 |
 /// | `NOTIFY_MAX_ATTEMPTS` | attempts before a retryable failure is recorded as failed | 20 |
 /// | `NOTIFY_SMTP_TIMEOUT_SECONDS` | time allowed for one message, connection included | 60 |
+/// | `NOTIFY_SUMMARIES_PER_HOUR` | allocation runs summarised to a campaign's staff in any hour (more are logged, not mailed) | 6 |
 /// | `SMTP_CA_FILE` | PEM bundle of CAs to trust for the mail server's certificate (a relay with a private CA) | system |
 struct NotificationSettings: Sendable, Equatable {
     var dryRun = false
@@ -23,6 +24,7 @@ struct NotificationSettings: Sendable, Equatable {
     var retryMaximum: Double = 3600
     var maximumAttempts = 20
     var smtpTimeout: Double = 60
+    var summariesPerHour = 6
     /// `SMTP_CA_FILE`; `nil` = libcurl's system bundle.
     var smtpCAFile: String?
     /// How often an idle sender looks for due e-mails (seconds).
@@ -75,6 +77,7 @@ struct NotificationSettings: Sendable, Equatable {
         retryMaximum = try number("NOTIFY_RETRY_MAX_SECONDS", 3600, 0.01...604_800)
         maximumAttempts = try integer("NOTIFY_MAX_ATTEMPTS", 20, 1...1000)
         smtpTimeout = try number("NOTIFY_SMTP_TIMEOUT_SECONDS", 60, 1...3600)
+        summariesPerHour = try integer("NOTIFY_SUMMARIES_PER_HOUR", 6, 0...10_000)
         if let caFile = value("SMTP_CA_FILE") {
             guard FileManager.default.isReadableFile(atPath: caFile) else {
                 throw ConfigurationError(code: .invalidValue, variable: "SMTP_CA_FILE", message: "'\(caFile.prefix(200))' is not a readable file")

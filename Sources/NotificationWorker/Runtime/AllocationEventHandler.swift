@@ -3,7 +3,9 @@ import Logging
 import Shared
 
 /// Consumes the `notifications` queue: `allocation.school` becomes an e-mail to the school, `allocation.completed`
-/// a summary to the campaign's staff.
+/// a summary to the campaign's staff. An event only says which run to look at: what is mailed is read from the
+/// database (the run, its allocations and figures), so anyone who can publish to `schools.events` can at most make
+/// the worker mail, once, what it would have mailed anyway.
 ///
 /// Each delivery is claimed in `processed_messages` in the transaction that stores its e-mails, and every e-mail
 /// has its unique key on top: a delivery seen twice plans nothing twice.
@@ -13,13 +15,16 @@ final class AllocationEventHandler: BatchHandler {
     private let schoolNow: @Sendable () -> Date
     private let messageIDDomain: String
     private let limits: MessageLimits
+    /// `NOTIFY_SUMMARIES_PER_HOUR`: allocation runs summarised to a campaign's staff in any hour.
+    private let summariesPerHour: Int
     private let logger: Logger
 
     init(schoolNow: @escaping @Sendable () -> Date, messageIDDomain: String, limits: MessageLimits = .default,
-         logger: Logger) {
+         summariesPerHour: Int = 6, logger: Logger) {
         self.schoolNow = schoolNow
         self.messageIDDomain = messageIDDomain
         self.limits = limits
+        self.summariesPerHour = summariesPerHour
         self.logger = logger
     }
 
@@ -88,35 +93,36 @@ final class AllocationEventHandler: BatchHandler {
         return text
     }
 
+    /// `allocation.school`: an e-mail to the school listing what the run allocated to it. Only the event's campaign,
+    /// run and school are read; the allocations come from the database, so a forged or replayed event mails nobody
+    /// anything the database does not hold.
     private func planAllocationNotice(_ body: JSONValue, messageID: String, database: PostgresConnection) throws -> String {
         guard let campaignName = Identifier.echoed(body["campaign"]), let runID = Self.runID(body["run_id"]),
-              let code = Identifier.echoed(body["school_code"]), let items = body["allocations"]?.arrayValue,
-              items.count <= MessageLimits.maximumStudents else {
-            logger.warning("allocation.school lacks campaign, run_id, school_code or allocations",
-                           metadata: ["message.id": "\(messageID)"])
+              let code = Identifier.echoed(body["school_code"]) else {
+            logger.warning("allocation.school lacks a valid campaign, run_id or school_code", metadata: ["message.id": "\(messageID)"])
             return "malformed"
         }
-        let allocations = items.compactMap { item -> AllocationNoticePayload.Item? in
-            guard let student = Identifier.echoed(item["student_ref"]), let serial = Identifier.echoed(item["device_serial"]) else {
-                return nil
-            }
-            return AllocationNoticePayload.Item(studentRef: student, deviceSerial: serial)
-        }.sorted { ($0.studentRef, $0.deviceSerial) < ($1.studentRef, $1.deviceSerial) }
-        guard !allocations.isEmpty else { return "empty" }
         guard let campaign = try PlanningStore.campaigns([campaignName], database: database)[campaignName],
-              let school = try PlanningStore.school(code, database: database) else {
-            logger.warning("allocation.school for an unknown campaign or school; no e-mail",
+              let school = try PlanningStore.school(code, database: database),
+              try PlanningStore.recordedRun(runID, campaign: campaignName, database: database) != nil else {
+            logger.warning("allocation.school names a campaign, school or run the database does not hold; no e-mail",
+                           metadata: ["message.id": "\(messageID)", "campaign": "\(campaignName)", "school.code": "\(code)"])
+            return "unknown"
+        }
+        let stored = try PlanningStore.allocations(runID: runID, campaign: campaignName, schoolCode: code, database: database)
+        guard !stored.items.isEmpty else {
+            logger.warning("allocation.school for a school the run allocated nothing to; no e-mail",
                            metadata: ["message.id": "\(messageID)", "campaign": "\(campaignName)", "school.code": "\(code)"])
             return "unknown"
         }
         guard try !alreadyPlanned(.allocationNotice, campaign: campaignName, runID: runID, recipient: school.officialEmail,
                                   database: database) else { return "duplicate" }
         let now = schoolNow()
-        let allocatedAt = try PlanningStore.allocatedAt(runID: runID, schoolCode: code, database: database) ?? now
+        let allocatedAt = stored.allocatedAt ?? now
         let payload = AllocationNoticePayload(
             school: school.ref, runID: runID, handoverDays: campaign.handoverDays,
             handoverDueAt: ReminderSchedule.handoverOverdue(allocatedAt: allocatedAt, handoverDays: campaign.handoverDays),
-            allocations: allocations)
+            allocations: stored.items)
         let key = NotificationKey(kind: .allocationNotice, campaign: campaignName, series: runID,
                                   day: campaign.calendar.day(of: now), recipient: school.officialEmail)
         try NotificationStore.insert([PlannedNotification(key: key, messageIDDomain: messageIDDomain, schoolCode: code,
@@ -125,22 +131,30 @@ final class AllocationEventHandler: BatchHandler {
         return "planned"
     }
 
+    /// `allocation.completed`: a summary to the campaign's staff, with the figures the database recorded for the
+    /// run (never the event's), at most ``summariesPerHour`` runs' summaries per campaign in an hour.
     private func planAllocationSummary(_ body: JSONValue, messageID: String, database: PostgresConnection) throws -> String {
         guard let campaignName = Identifier.echoed(body["campaign"]), let runID = Self.runID(body["run_id"]) else {
-            logger.warning("allocation.completed lacks campaign or run_id", metadata: ["message.id": "\(messageID)"])
+            logger.warning("allocation.completed lacks a valid campaign or run_id", metadata: ["message.id": "\(messageID)"])
             return "malformed"
         }
-        guard let campaign = try PlanningStore.campaigns([campaignName], database: database)[campaignName] else {
-            logger.warning("allocation.completed for an unknown campaign; no e-mail",
+        guard let campaign = try PlanningStore.campaigns([campaignName], database: database)[campaignName],
+              let run = try PlanningStore.recordedRun(runID, campaign: campaignName, database: database) else {
+            logger.warning("allocation.completed names a campaign or run the database does not hold; no e-mail",
                            metadata: ["message.id": "\(messageID)", "campaign": "\(campaignName)"])
             return "unknown"
         }
-        let schools = (body["schools"]?.arrayValue ?? []).prefix(100_000).compactMap { item -> AllocationSummaryPayload.School? in
-            guard let code = Identifier.echoed(item["school_code"]) else { return nil }
-            return AllocationSummaryPayload.School(code: code, devices: item["devices"]?.intValue ?? 0)
-        }.sorted { $0.code < $1.code }
-        let payload = AllocationSummaryPayload(runID: runID, allocated: body["allocated"]?.intValue ?? 0,
-                                               waiting: body["waiting"]?.intValue ?? 0, schools: schools)
+        let recent = try PlanningStore.summariesPlanned(campaign: campaignName, since: Date().addingTimeInterval(-3600),
+                                                        database: database)
+        guard recent < summariesPerHour else {
+            logger.warning("allocation summaries for this campaign are over their hourly limit; no e-mail for this run",
+                           metadata: ["message.id": "\(messageID)", "campaign": "\(campaignName)",
+                                      "notify.summaries_per_hour": "\(summariesPerHour)"])
+            return "rate_limited"
+        }
+        let payload = AllocationSummaryPayload(
+            runID: runID, allocated: run.allocated, waiting: run.waiting,
+            schools: try PlanningStore.devicesPerSchool(runID: runID, campaign: campaignName, database: database))
         let language = try PlanningStore.staffLanguage(of: campaign, database: database)
         let now = schoolNow()
         var planned: [PlannedNotification] = []

@@ -163,12 +163,57 @@ enum PlanningStore {
         return codes
     }
 
-    /// When the devices of an allocation run reached a school (the earliest allocation time), if recorded.
-    static func allocatedAt(runID: String, schoolCode: String,
-                            database: PostgresConnection) throws(PostgresError) -> Date? {
+    /// An allocation run as the AllocationWorker recorded it (finished runs only).
+    struct RecordedRun {
+        var allocated: Int
+        var waiting: Int
+    }
+
+    /// The finished run `runID` of `campaign`, or `nil`: an event naming any other run is not believed.
+    static func recordedRun(_ runID: String, campaign: String, database: PostgresConnection) throws -> RecordedRun? {
         try database.query("""
-            SELECT min(allocated_at) FROM allocations WHERE run_id = $1 AND school_code = $2
-            """, [runID, schoolCode]).first.flatMap { row throws(PostgresError) in try row.optionalDate(0) }
+            SELECT coalesce(allocated, 0) AS allocated, coalesce(waiting, 0) AS waiting FROM allocation_runs
+            WHERE run_id = $1 AND campaign = $2 AND finished_at IS NOT NULL
+            """, [runID, campaign]).first.map { row in
+            RecordedRun(allocated: try row.int("allocated"), waiting: try row.int("waiting"))
+        }
+    }
+
+    /// The devices a run allocated to a school, as stored (student refs and serials, never names), with the
+    /// earliest allocation time.
+    static func allocations(runID: String, campaign: String, schoolCode: String,
+                            database: PostgresConnection) throws -> (items: [AllocationNoticePayload.Item], allocatedAt: Date?) {
+        let rows = try database.query("""
+            SELECT student_ref, device_serial, allocated_at FROM allocations
+            WHERE campaign = $1 AND school_code = $2 AND run_id = $3 ORDER BY student_ref, device_serial
+            """, [campaign, schoolCode, runID])
+        var items: [AllocationNoticePayload.Item] = []
+        var earliest: Date?
+        for row in rows {
+            items.append(.init(studentRef: try row.string("student_ref"), deviceSerial: try row.string("device_serial")))
+            let at = try row.date("allocated_at")
+            earliest = min(earliest ?? at, at)
+        }
+        return (items, earliest)
+    }
+
+    /// Devices per school of a run, as stored.
+    static func devicesPerSchool(runID: String, campaign: String,
+                                 database: PostgresConnection) throws -> [AllocationSummaryPayload.School] {
+        try database.query("""
+            SELECT school_code, count(*)::int AS devices FROM allocations WHERE campaign = $1 AND run_id = $2
+            GROUP BY school_code ORDER BY school_code
+            """, [campaign, runID]).map { row in
+            AllocationSummaryPayload.School(code: try row.string("school_code"), devices: try row.int("devices"))
+        }
+    }
+
+    /// Allocation summaries planned for a campaign since `since` (real time), for the rate limit.
+    static func summariesPlanned(campaign: String, since: Date, database: PostgresConnection) throws -> Int {
+        try database.query("""
+            SELECT count(DISTINCT series)::int FROM notifications
+            WHERE campaign = $1 AND kind = 'allocation_summary' AND created_at >= $2
+            """, [campaign, since]).first.map { try $0.int(0) } ?? 0
     }
 }
 
