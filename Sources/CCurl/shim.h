@@ -90,4 +90,34 @@ static inline CURLcode ccurl_capture_replies(CURL *handle, struct ccurl_reply *r
     return status;
 }
 
+// MARK: Download into memory
+
+/// A response body collected in memory, at most `capacity` bytes (the rest is counted in `dropped`).
+struct ccurl_download {
+    char *data;
+    size_t capacity;
+    size_t length;
+    size_t dropped;
+};
+
+static inline size_t ccurl_download_write(char *buffer, size_t size, size_t count, void *userdata) {
+    struct ccurl_download *download = (struct ccurl_download *)userdata;
+    size_t n = size * count;
+    size_t room = download->capacity - download->length;
+    size_t take = n < room ? n : room;
+    if (take > 0) {
+        memcpy(download->data + download->length, buffer, take);
+        download->length += take;
+    }
+    download->dropped += n - take;
+    return n;
+}
+
+/// Makes the next transfer write its response body into `download`.
+static inline CURLcode ccurl_set_download(CURL *handle, struct ccurl_download *download) {
+    CURLcode status = curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, ccurl_download_write);
+    if (status == CURLE_OK) status = curl_easy_setopt(handle, CURLOPT_WRITEDATA, (void *)download);
+    return status;
+}
+
 #endif

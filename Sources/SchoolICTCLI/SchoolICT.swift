@@ -10,7 +10,7 @@ struct SchoolICTCommand: AsyncParsableCommand {
         commandName: "schoolict",
         abstract: "Operate a schoolict deployment (reads AMQP_URL and DATABASE_URL like the workers).",
         subcommands: [Publish.self, ImportSchools.self, AllocationRun.self, ProcurementPlan.self, Watch.self,
-                      Demo.self, Status.self, PlanCSV.self]
+                      Demo.self, Status.self, PlanCSV.self, Provision.self, Migrate.self]
     )
 }
 
@@ -18,8 +18,7 @@ struct SchoolICTCommand: AsyncParsableCommand {
 enum Broker {
     static func connect() throws -> AMQPConnection {
         let configuration = try Configuration()
-        let connection = try AMQPConnection(url: try AMQPURL(parsing: configuration.amqpURL))
-        try connection.declare(.contract)
+        let connection = try AMQPConnection.withContractTopology(url: try AMQPURL(parsing: configuration.amqpURL))
         try connection.enableConfirms()
         return connection
     }

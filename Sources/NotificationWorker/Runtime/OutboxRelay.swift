@@ -73,8 +73,7 @@ final class OutboxRelay {
     private func connectedPublisher() throws -> AMQPConnection {
         if let publisher, !publisher.isBroken { return publisher }
         publisher?.close()
-        let connection = try AMQPConnection(url: try AMQPURL(parsing: amqpURL))
-        try connection.declare(.contract)
+        let connection = try AMQPConnection.withContractTopology(url: try AMQPURL(parsing: amqpURL))
         try connection.enableConfirms()
         publisher = connection
         return connection

@@ -113,3 +113,44 @@ extension AMQPConnection {
         return name
     }
 }
+
+extension AMQPConnection {
+    /// Checks that an exchange exists (a passive `exchange.declare`): 404 if it does not.
+    public func checkExchange(_ name: String) throws(AMQPError) {
+        let state = try liveState()
+        name.withCString { namePointer in
+            "topic".withCString { typePointer in
+                _ = amqp_exchange_declare(state, channel, camqp_bytes(namePointer), camqp_bytes(typePointer),
+                                          1, 1, 0, 0, camqp_empty_table())
+            }
+        }
+        try check(amqp_get_rpc_reply(state), "exchange.declare (passive) \(name)")
+    }
+
+    /// A connection on which the contract's topology exists: declared on it when this user may (`configure`
+    /// rights), otherwise, after the broker's 403, checked passively on a new connection, as for the
+    /// least-privilege users of `schoolict provision`, which declares the topology itself.
+    ///
+    /// - Throws: the broker's 404 when the topology was never declared (run `schoolict provision`).
+    public static func withContractTopology(url: AMQPURL, name: String? = nil) throws(AMQPError) -> AMQPConnection {
+        let connection = try AMQPConnection(url: url, name: name)
+        do {
+            try connection.declare(.contract)
+            return connection
+        } catch where error.replyCode == 403 {
+            connection.close()
+        } catch {
+            connection.close()
+            throw error
+        }
+        let checked = try AMQPConnection(url: url, name: name)
+        do {
+            for exchange in Topology.contract.exchanges { try checked.checkExchange(exchange) }
+        } catch {
+            checked.close()
+            throw AMQPError(code: error.code, libraryStatus: error.libraryStatus, replyCode: error.replyCode,
+                            message: error.message + " (this user may not declare the topology: run `schoolict provision`)")
+        }
+        return checked
+    }
+}

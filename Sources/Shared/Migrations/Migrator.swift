@@ -37,12 +37,51 @@ public struct Migrator {
         try connection.query("SELECT pg_advisory_unlock($1)", [advisoryLockKey])
     }
 
+    /// The versions of `migrations` the database has not applied (all of them when it has no
+    /// `schema_migrations` table). Needs only `SELECT` on `schema_migrations`.
+    public static func missingVersions(_ connection: PostgresConnection,
+                                       migrations: [Migration] = Migration.all) throws -> [Int] {
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")[0].bool(0)
+        var applied = Set<Int>()
+        if exists {
+            for row in try connection.query("SELECT version FROM schema_migrations") { applied.insert(try row.int(0)) }
+        }
+        return migrations.map(\.version).filter { !applied.contains($0) }.sorted()
+    }
+
+    /// What a worker does with its first connection: nothing when the schema is current; otherwise it migrates,
+    /// and if its role may not (a least-privilege role, see `schoolict provision`), it says what to run instead.
+    ///
+    /// - Throws: ``SchemaBehind`` when migrations are missing and this role may not apply them.
+    public static func prepare(_ connection: PostgresConnection, migrations: [Migration] = Migration.all,
+                               logger: Logger) throws {
+        let missing = try missingVersions(connection, migrations: migrations)
+        guard !missing.isEmpty else { return }
+        do {
+            try migrate(connection, migrations: migrations, logger: logger)
+        } catch let error as PostgresError where error.sqlState == "42501" {
+            throw SchemaBehind(missing: missing)
+        }
+    }
+
+    /// The schema lacks migrations and this role may not apply them.
+    public struct SchemaBehind: Error, CustomStringConvertible, Sendable {
+        public var missing: [Int]
+        public var description: String {
+            "the database schema lacks migrations \(missing.map(String.init).joined(separator: ", ")) and this role may "
+                + "not apply them: run `schoolict migrate` with the schema owner's URL (db-owner.url from `schoolict "
+                + "provision`), or `schoolict provision` again"
+        }
+    }
+
     private static func applyMissing(
         _ migrations: [Migration],
         on connection: PostgresConnection,
         logger: Logger
     ) throws {
-        try connection.execute(
+        // CREATE … IF NOT EXISTS still needs CREATE on the schema: only ask when the table is missing.
+        let exists = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL")[0].bool(0)
+        if !exists { try connection.execute(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version int PRIMARY KEY,
@@ -50,7 +89,7 @@ public struct Migrator {
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
             """
-        )
+        ) }
         var applied: [Int: String] = [:]
         for row in try connection.query("SELECT version, name FROM schema_migrations") {
             applied[try row.int("version")] = try row.string("name")

@@ -99,8 +99,7 @@ final class ConsumerLoop {
         publisher?.close()
         publisher = nil
         let url = try AMQPURL(parsing: configuration.amqpURL)
-        let publisher = try AMQPConnection(url: url, name: connectionName + " publisher")
-        try publisher.declare(.contract)
+        let publisher = try AMQPConnection.withContractTopology(url: url, name: connectionName + " publisher")
         try publisher.enableConfirms()
         self.publisher = publisher
         return publisher

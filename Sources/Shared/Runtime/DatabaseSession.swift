@@ -1,7 +1,7 @@
 import Logging
 
-/// A worker thread's PostgreSQL connection: opened on first use (the schema migrated the first time), opened
-/// again after it died. Like the connection, it belongs to one thread.
+/// A worker thread's PostgreSQL connection: opened on first use (the schema checked, and migrated if it is behind
+/// and the role may, the first time), opened again after it died. Like the connection, it belongs to one thread.
 public final class DatabaseSession {
     private let url: String
     private let applicationName: String
@@ -25,7 +25,7 @@ public final class DatabaseSession {
         let fresh = try PostgresConnection(url: url, applicationName: applicationName)
         if !migrated {
             do {
-                try Migrator.migrate(fresh, logger: logger)
+                try Migrator.prepare(fresh, logger: logger)
             } catch {
                 fresh.close()
                 throw error

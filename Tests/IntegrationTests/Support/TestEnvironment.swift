@@ -135,9 +135,8 @@ final class OutcomeCollector {
     private(set) var byCorrelationID: [String: [ObservedOutcome]] = [:]
 
     init(url: AMQPURL) throws {
-        connection = try AMQPConnection(url: url)
+        connection = try AMQPConnection.withContractTopology(url: url)
         do {
-            try connection.declare(.contract)
             let queue = try connection.declareTemporaryQueue(bindingTo: Topology.Exchange.events, routingKeys: ["#"])
             try connection.startConsuming(queue: queue, prefetch: 2000)
         } catch {
