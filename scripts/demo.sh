@@ -18,7 +18,13 @@ scripts/servers.sh start
 source .data/env.sh
 
 echo "building (the first build takes a few minutes)..."
-swift build 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -v "^\[" | tail -3 || true
+mkdir -p .data/logs
+if ! swift build >.data/logs/build.log 2>&1; then
+    grep -E "error|warning: " .data/logs/build.log | head -40
+    echo "build failed (.data/logs/build.log)" >&2
+    exit 1
+fi
+grep -E "warning: |Build complete" .data/logs/build.log | tail -3 || true
 bin="$(swift build --show-bin-path)"
 
 # A fresh vhost and database, so every demo run starts from nothing.
@@ -33,14 +39,19 @@ rm -f "$SCHOOLICT_MAIL_DIR"/*.eml "$SCHOOLICT_MAIL_DIR"/.mode 2>/dev/null || tru
 
 export AMQP_URL="${AMQP_URL%/*}/$vhost"
 export DATABASE_URL="${DATABASE_URL%/*}/$db"
+# Least privilege: one broker user and one database role per principal, URLs in .data/secrets/ (mode 0600).
+secrets="$SCHOOLICT_SECRETS_DIR"
+"$bin/schoolict" provision --amqp-url "$AMQP_URL" --management-url "$SCHOOLICT_MANAGEMENT_URL" \
+    --database-url "$DATABASE_URL" --secrets "$secrets"
 # The workers' clock starts at 09:00 on 30 January 2022 in Athens: the day before the
 # extended Greek deadline, when the last reminders fall due.
 export SCHOOLICT_NOW="${SCHOOLICT_NOW:-2022-01-30T09:00:00+02:00}"
 export LOG_LEVEL="${LOG_LEVEL:-notice}"
 
 pids=()
-start_worker() { # name metrics-port
-    METRICS_PORT="$2" "$bin/$1" >>".data/logs/demo-$1-$2.log" 2>&1 &
+start_worker() { # name metrics-port broker-user database-role
+    AMQP_URL="$(cat "$secrets/amqp-$3.url")" DATABASE_URL="$(cat "$secrets/db-$4.url")" \
+        METRICS_PORT="$2" "$bin/$1" >>".data/logs/demo-$1-$2.log" 2>&1 &
     pids+=($!)
     echo "  $1 pid $! metrics http://127.0.0.1:$2/metrics"
 }
@@ -49,18 +60,18 @@ stop_workers() {
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 }
 echo "starting workers (clock: $SCHOOLICT_NOW):"
-start_worker SubmissionWorker 9101
-start_worker SubmissionWorker 9102
-for worker in AllocationWorker NotificationWorker; do
-    [[ -x "$bin/$worker" ]] && start_worker "$worker" $((9103 + ${#pids[@]}))
-done
+start_worker SubmissionWorker 9101 submission-worker submission
+start_worker SubmissionWorker 9102 submission-worker submission
+start_worker AllocationWorker 9103 allocation-worker allocation
+start_worker NotificationWorker 9104 notification-worker notification
 if $keep; then
     printf '%s\n' "${pids[@]}" > .data/demo-workers.pid
 else
     trap stop_workers EXIT
 fi
 
-"$bin/schoolict" demo
+"$bin/schoolict" demo --secrets "$secrets"
 echo
 echo "RabbitMQ management UI: $RABBITMQ_MGMT_URL (guest/guest, vhost $vhost) · e-mails: $SCHOOLICT_MAIL_DIR"
+echo "every worker and the demo ran as its own least-privilege user and role: URLs in $secrets/"
 echo "worker logs: .data/logs/demo-*.log"

@@ -6,6 +6,8 @@
 #   stop    stop all three by PID and wait until they are gone
 #   status  report each server (exit 0 = all running, 3 = something is not)
 #   env     print .data/env.sh  (use: eval "$(scripts/servers.sh env)")
+#   provision  (after a build) `schoolict provision` for the default vhost and database: least-privilege
+#           users and roles, one URL per principal in .data/secrets/ (amqp-<user>.url, db-<role>.url)
 # Ports (environment, defaults): SCHOOLICT_AMQP_PORT=56720 SCHOOLICT_AMQPS_PORT=56721 (TLS, with a local CA
 #   made here: .data/rabbitmq/tls/ca.pem) SCHOOLICT_AMQP_MGMT_PORT=15680 SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
 #   SCHOOLICT_SMTP_PORT=25250; SCHOOLICT_START_TIMEOUT=60 bounds every wait (seconds);
@@ -275,7 +277,9 @@ write_env() {
       SCHOOLICT_AMQPS_URL "amqps://guest:guest@localhost:$AMQPS_PORT/%2f" \
       SCHOOLICT_AMQP_CA_CERT "$RMQ_DIR/tls/ca.pem" \
       SCHOOLICT_MAIL_DIR "$MAIL_DIR" \
-      RABBITMQ_MGMT_URL "http://127.0.0.1:$MGMT_PORT"
+      RABBITMQ_MGMT_URL "http://127.0.0.1:$MGMT_PORT" \
+      SCHOOLICT_MANAGEMENT_URL "http://guest:guest@127.0.0.1:$MGMT_PORT" \
+      SCHOOLICT_SECRETS_DIR "$DATA/secrets"
   } >"$tmp"
   mv "$tmp" "$DATA/env.sh"
 }
@@ -349,12 +353,20 @@ case ${1:-} in
     ;;
   stop) stop_all ;;
   status) status_all ;;
+  provision)
+    # shellcheck disable=SC1091
+    source "$DATA/env.sh"
+    bin=$(cd "$SCRIPT_DIR/.." && swift build --show-bin-path)
+    [[ -x $bin/schoolict ]] || die "no $bin/schoolict: run swift build first"
+    "$bin/schoolict" provision --amqp-url "$AMQP_URL" --management-url "$SCHOOLICT_MANAGEMENT_URL" \
+      --database-url "$DATABASE_URL" --secrets "$SCHOOLICT_SECRETS_DIR"
+    ;;
   env)
     [[ -f $DATA/env.sh ]] || die "$DATA/env.sh missing: run scripts/servers.sh start"
     cat "$DATA/env.sh"
     ;;
   *)
-    sed -n '2,13s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,16s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

@@ -16,7 +16,16 @@ echo "== docker-compose.yml"
 scripts/validate-compose.sh
 
 echo "== build"
-swift build --build-tests 2>&1 | grep -E "error|warning: |Build complete" || true
+mkdir -p .data/logs
+# A failed build stops here: never test stale binaries.
+if ! swift build --build-tests >.data/logs/build.log 2>&1; then
+    grep -E "error|warning: " .data/logs/build.log | head -40
+    echo "build failed (.data/logs/build.log)" >&2
+    exit 1
+fi
+grep -E "warning: |Build complete" .data/logs/build.log || true
+echo "== provision (least-privilege users and roles for the local servers: .data/secrets/)"
+scripts/servers.sh provision
 echo "== tests"
 mkdir -p .data/logs
 set +e

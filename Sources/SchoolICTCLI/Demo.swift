@@ -13,10 +13,15 @@ struct Demo: ParsableCommand {
     @Option(help: "Directory of the local SMTP sink, to count the e-mails that arrived (default: SCHOOLICT_MAIL_DIR).")
     var mailDir: String?
 
+    @Option(help: "Folder `schoolict provision` wrote: submit as the portal, command as the operator, read as the monitor (default: everything as AMQP_URL).")
+    var secrets: String?
+
     func run() throws {
         let configuration = try Configuration()
         let clock = SchoolClock.from(configuration)
-        let session = try DemoSession(url: try AMQPURL(parsing: configuration.amqpURL))
+        let identities = try secrets.map(DemoSession.Identities.init(secrets:))
+            ?? DemoSession.Identities(single: try AMQPURL(parsing: configuration.amqpURL))
+        let session = try DemoSession(identities)
         defer { session.close() }
         var data = DemoData()
         let started = Date()
@@ -102,32 +107,65 @@ struct Demo: ParsableCommand {
 
 /// The demo's broker session: publishes with confirms and collects every event on `schools.events`.
 final class DemoSession {
-    private let publisher: AMQPConnection
+    /// Who the demo speaks as: portals submit, the operator commands, the monitor reads events. One URL for all
+    /// three works too (a deployment that keeps one all-powerful user).
+    struct Identities {
+        var portal: AMQPURL
+        var `operator`: AMQPURL
+        var monitor: AMQPURL
+
+        init(single url: AMQPURL) {
+            portal = url
+            self.operator = url
+            monitor = url
+        }
+
+        /// The URLs `schoolict provision` wrote to `folder`.
+        init(secrets folder: String) throws {
+            func url(_ user: String) throws -> AMQPURL {
+                let path = (folder as NSString).appendingPathComponent("amqp-\(user).url")
+                let text = try String(contentsOfFile: path, encoding: .utf8)
+                return try AMQPURL(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            portal = try url("portal")
+            self.operator = try url("operator")
+            monitor = try url("monitor")
+        }
+    }
+
+    private let portal: AMQPConnection
+    private let operatorConnection: AMQPConnection
     private let watcher: AMQPConnection
     private(set) var outcomes: [String: (routingKey: String, body: JSONValue)] = [:]
     private(set) var allEvents: [(routingKey: String, body: JSONValue)] = []
     /// Events are delivered at least once: like any consumer, the demo drops repeats by message id.
     private var seenEventIDs = Set<String>()
 
-    init(url: AMQPURL) throws {
-        publisher = try AMQPConnection(url: url)
-        try publisher.declare(.contract)
-        try publisher.enableConfirms()
-        watcher = try AMQPConnection(url: url)
+    init(_ identities: Identities) throws {
+        watcher = try AMQPConnection.withContractTopology(url: identities.monitor)
         let queue = try watcher.declareTemporaryQueue(bindingTo: Topology.Exchange.events, routingKeys: ["#"])
         try watcher.startConsuming(queue: queue, prefetch: 1_000)
+        portal = try AMQPConnection.withContractTopology(url: identities.portal)
+        try portal.enableConfirms()
+        operatorConnection = try AMQPConnection.withContractTopology(url: identities.operator)
+        try operatorConnection.enableConfirms()
     }
 
     func close() {
-        publisher.close()
+        portal.close()
+        operatorConnection.close()
         watcher.close()
     }
 
     /// Publishes and waits until every message has its outcome event.
     func publishAndWait(_ messages: [(key: String, id: String, body: JSONValue)], timeout: Double = 90) throws {
-        try publisher.publishConfirmed(messages.map {
+        let all = messages.map {
             AMQPMessage(exchange: Broker.exchange(for: $0.key), routingKey: $0.key, messageID: $0.id, body: $0.body.serialized())
-        })
+        }
+        let commands = all.filter { $0.exchange == Topology.Exchange.commands }
+        if !commands.isEmpty { try operatorConnection.publishConfirmed(commands) }
+        let submissions = all.filter { $0.exchange != Topology.Exchange.commands }
+        if !submissions.isEmpty { try portal.publishConfirmed(submissions) }
         let wanted = Set(messages.map(\.id))
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline, !wanted.isSubset(of: outcomes.keys) {
