@@ -48,7 +48,10 @@ let package = Package(
             ],
             resources: [.embedInCode("Migrations/SQL")]
         ),
-        .executableTarget(name: "SubmissionWorker", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "SubmissionWorker",
+            dependencies: ["Shared", .product(name: "Metrics", package: "swift-metrics")]
+        ),
         .executableTarget(name: "AllocationWorker", dependencies: ["Shared"]),
         .executableTarget(
             name: "NotificationWorker",

@@ -19,9 +19,9 @@ final class AllocationProcessor: BatchHandler {
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
-        var commands: [(id: String, message: IncomingMessage)] = []
+        var commands: [ClaimedCommand] = []
         var triggered = Set<String>()
-        var seenIDs = Set<String>()
+        var seenKeys = Set<String>()
         var ignoredEvents = 0
         for delivery in deliveries {
             if delivery.exchange == Topology.Exchange.events {
@@ -39,7 +39,12 @@ final class AllocationProcessor: BatchHandler {
                 continue
             }
             let message = IncomingMessage.classify(delivery, limits: limits)
-            if seenIDs.insert(message.messageID).inserted { commands.append((message.messageID, message)) }
+            let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
+            if seenKeys.insert(key).inserted {
+                let subject = IncomingMessage.identify(delivery).subject
+                commands.append(ClaimedCommand(key: key, id: message.messageID, message: message, subject: subject,
+                                               publishedBy: delivery.userID))
+            }
         }
         var result = try database.transaction { database in
             try process(commands: commands, triggered: triggered, database: database)
@@ -54,9 +59,9 @@ final class AllocationProcessor: BatchHandler {
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         guard delivery.exchange != Topology.Exchange.events else { return .deadLetter(outcome: nil) }
         let (id, subject, _) = IncomingMessage.identify(delivery)
-        if try !database.query("SELECT 1 FROM processed_messages WHERE message_id = $1", [id]).isEmpty {
-            let outcomeID = Outcome.outcomeID(for: id)
-            return .alreadyProcessed(outcome: try Outbox.load(messageIDs: [outcomeID], database: database)[outcomeID])
+        let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: id)
+        if try Outbox.isClaimed(key, database: database) {
+            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
         }
         return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
             .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
@@ -106,14 +111,24 @@ final class AllocationProcessor: BatchHandler {
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
 
-    private func process(commands: [(id: String, message: IncomingMessage)], triggered: Set<String>,
+    /// A command delivery and the key its id is claimed under.
+    private struct ClaimedCommand {
+        var key: String
+        var id: String
+        var message: IncomingMessage
+        var subject: Outcome.Subject
+        var publishedBy: String?
+    }
+
+    private func process(commands: [ClaimedCommand], triggered: Set<String>,
                          database: PostgresConnection) throws -> BatchResult {
-        let fresh = try Outbox.claim(messageIDs: commands.map(\.id).sorted(), queue: Self.queue, database: database)
+        let fresh = try Outbox.claim(commands.sorted { $0.key < $1.key }.map { ($0.key, $0.publishedBy) },
+                                     queue: Self.queue, database: database)
         // Every campaign this batch may run, locked up front in one order: two workers with the same campaigns
         // in different orders would otherwise deadlock. (The locks are re-entrant; `perform` takes them again.)
         var campaigns = triggered
-        for (id, message) in commands where fresh.contains(id) {
-            if case .command(_, .allocationRun(let command)) = message { campaigns.insert(command.campaign) }
+        for command in commands where fresh.contains(command.key) {
+            if case .command(_, .allocationRun(let run)) = command.message { campaigns.insert(run.campaign) }
         }
         for campaign in campaigns.sorted() {
             try AllocationStore.lockCampaign(campaign, database: database)
@@ -121,9 +136,10 @@ final class AllocationProcessor: BatchHandler {
         var result = BatchResult()
         var outcomes: [AMQPMessage] = []
         var fullRunDone = Set<String>()
-        for (id, message) in commands where fresh.contains(id) {
-            let outcome: Outcome
-            switch message {
+        for claimed in commands where fresh.contains(claimed.key) {
+            let id = claimed.id
+            var outcome: Outcome
+            switch claimed.message {
             case .invalid(let rejected):
                 outcome = rejected
             case .submission(_, let submission):
@@ -144,14 +160,15 @@ final class AllocationProcessor: BatchHandler {
                 outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
             }
+            outcome.publishedBy = claimed.publishedBy
             outcomes.append(outcome.message)
             result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
         }
         try Outbox.store(outcomes, database: database)
         // Redelivered commands: their stored outcome again.
-        let duplicates = commands.map(\.id).filter { !fresh.contains($0) }
+        let duplicates = commands.filter { !fresh.contains($0.key) }
         if !duplicates.isEmpty {
-            result.publish += try Outbox.load(messageIDs: duplicates.map(Outcome.outcomeID(for:)), database: database).values
+            result.publish += try Outbox.loadOutcomes(duplicates.map { ($0.key, $0.id, $0.subject) }, database: database).values
             result.counts["duplicate", default: 0] += duplicates.count
         }
         result.publish = outcomes + result.publish

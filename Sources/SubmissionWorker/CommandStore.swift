@@ -24,16 +24,17 @@ enum CommandStore {
                                           [command.campaign]).first.map { row throws(PostgresError) in try row.date(0) }
         try database.query("""
             INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone, staff_emails, reminder_days,
-                                   handover_days, priority, regions, levels)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8::int[], $9, $10::text[], $11::text[], $12::text[])
+                                   handover_days, priority, regions, levels, max_submission_lag_hours)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8::int[], $9, $10::text[], $11::text[], $12::text[], $13)
             ON CONFLICT (campaign) DO UPDATE SET kind = excluded.kind, title = excluded.title,
                 opens_at = excluded.opens_at, deadline = excluded.deadline, timezone = excluded.timezone,
                 staff_emails = excluded.staff_emails, reminder_days = excluded.reminder_days,
                 handover_days = excluded.handover_days, priority = excluded.priority, regions = excluded.regions,
-                levels = excluded.levels, updated_at = now()
+                levels = excluded.levels, max_submission_lag_hours = excluded.max_submission_lag_hours, updated_at = now()
             """, [command.campaign, command.kind.rawValue, command.title, command.opensAt, command.deadline,
                   command.timezone, command.staffEmails, command.reminderDays, command.handoverDays,
-                  command.priority.map(\.rawValue), command.regions, command.levels?.map(\.rawValue)])
+                  command.priority.map(\.rawValue), command.regions, command.levels?.map(\.rawValue),
+                  command.maxSubmissionLagHours])
         try database.query("""
             INSERT INTO campaign_deadlines (campaign, deadline) VALUES ($1, $2) ON CONFLICT DO NOTHING
             """, [command.campaign, command.deadline])

@@ -38,3 +38,10 @@ struct SubmissionContext: Sendable {
         self.now = now
     }
 }
+
+extension SubmissionContext {
+    /// The campaign's `max_submission_lag` in seconds (24 hours when the campaign is unknown here).
+    func maximumLag(of submission: Submission) -> TimeInterval {
+        (campaigns[submission.header.campaign]?.maxSubmissionLagHours ?? 24) * 3600
+    }
+}

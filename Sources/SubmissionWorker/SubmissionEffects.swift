@@ -13,6 +13,21 @@ struct SubmissionEffects {
         var submittedAt: Date
         var status: SubmissionStatus
         var procedure: String?
+        var receipt: Receipt
+        var backdated: Bool
+    }
+
+    /// Who published a submission and when it was first received (the school clock), with the campaign's
+    /// `max_submission_lag`: `submitted_at` is authoritative (the contract), these show backdating.
+    struct Receipt {
+        var publishedBy: String?
+        var receivedAt: Date
+        var maximumLag: TimeInterval
+
+        /// Seconds by which `submitted_at` precedes the receipt (negative: a little in the future, within skew).
+        func lag(of submission: Submission) -> TimeInterval {
+            receivedAt.timeIntervalSince(submission.header.submittedAt.date)
+        }
     }
 
     struct ItemRow {
@@ -70,8 +85,11 @@ struct SubmissionEffects {
     var isEmpty: Bool { submissions.isEmpty }
 
     /// Records the effect of an accepted submission, and keeps `context` current for the next messages.
-    mutating func add(_ submission: Submission, id: String, status: SubmissionStatus,
+    /// Adds an accepted submission's effects; without a receipt it counts as received when it says it was submitted.
+    mutating func add(_ submission: Submission, id: String, status: SubmissionStatus, receipt: Receipt? = nil,
                       context: inout SubmissionContext) {
+        let receipt = receipt ?? Receipt(publishedBy: nil, receivedAt: submission.header.submittedAt.date,
+                                         maximumLag: context.maximumLag(of: submission))
         let header = submission.header
         var procedure: String? = nil
         switch submission {
@@ -122,6 +140,7 @@ struct SubmissionEffects {
         }
         submissions.append(SubmissionRow(messageID: id, type: submission.type, campaign: header.campaign,
                                          schoolCode: submission.schoolCode, submittedBy: header.submittedBy,
-                                         submittedAt: header.submittedAt.date, status: status, procedure: procedure))
+                                         submittedAt: header.submittedAt.date, status: status, procedure: procedure,
+                                         receipt: receipt, backdated: receipt.lag(of: submission) > receipt.maximumLag))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Shared
 
 /// Processes batches from the `submissions` queue: decide, store the effects, the idempotency record and
@@ -10,6 +11,9 @@ final class SubmissionProcessor: BatchHandler {
     private let clock: SchoolClock
     private let limits: MessageLimits
     private let logger: Logger
+    /// How long before its first receipt each accepted submission says it was submitted (`submitted_at`):
+    /// backdating shows as a long tail.
+    private let lagHistogram = Metrics.Timer(label: "schoolict_submission_lag_seconds", preferredDisplayUnit: .seconds)
 
     init(clock: SchoolClock, limits: MessageLimits = .default, logger: Logger) {
         self.clock = clock
@@ -82,10 +86,9 @@ final class SubmissionProcessor: BatchHandler {
     /// `submissions.dead`. The body is not parsed: it may be what crashes the worker.
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         let (id, subject, _) = IncomingMessage.identify(delivery)
-        let processed = try database.query("SELECT 1 FROM processed_messages WHERE message_id = $1", [id])
-        if !processed.isEmpty {
-            let outcomeID = Outcome.outcomeID(for: id)
-            return .alreadyProcessed(outcome: try Outbox.load(messageIDs: [outcomeID], database: database)[outcomeID])
+        let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: id)
+        if try Outbox.isClaimed(key, database: database) {
+            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
         }
         return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
             .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
@@ -100,63 +103,69 @@ final class SubmissionProcessor: BatchHandler {
     }
 
     /// Runs inside the batch transaction.
+    ///
+    /// Messages are told apart by their claim key (``Outbox/claimKey(queue:stream:id:)``): a submission and a
+    /// registry command that happen to share an id are two messages, each with its own outcome.
     private func process(_ messages: [IncomingMessage], deliveries: [AMQPDelivery],
                          database: PostgresConnection) throws -> BatchResult {
-        // Claim every distinct message id once (sorted, so concurrent workers lock in the same order).
-        var firstIndex: [String: Int] = [:]
-        for (index, message) in messages.enumerated() where firstIndex[message.messageID] == nil {
-            firstIndex[message.messageID] = index
+        let keys = zip(messages, deliveries).map { message, delivery in
+            Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
         }
+        // Claim every distinct key once (sorted, so concurrent workers lock in the same order).
+        var firstIndex: [String: Int] = [:]
+        for (index, key) in keys.enumerated() where firstIndex[key] == nil { firstIndex[key] = index }
         var phases = PhaseTimer()
-        let fresh = try Outbox.claim(messageIDs: firstIndex.keys.sorted(), queue: Self.queue, database: database)
+        let fresh = try Outbox.claim(firstIndex.keys.sorted().map { ($0, deliveries[firstIndex[$0]!].userID) },
+                                     queue: Self.queue, database: database)
         phases.mark("claim")
 
         var outcomes: [String: Outcome] = [:]
-        var segment: [(id: String, submission: Submission)] = []
-        var invalid: [Outcome] = []
+        var segment: [(key: String, id: String, submission: Submission, publishedBy: String?)] = []
         func flush() throws {
-            for outcome in try decideSegment(segment, database: database) { outcomes[outcome.messageID] = outcome }
+            for (key, outcome) in try decideSegment(segment, database: database) { outcomes[key] = outcome }
             segment.removeAll()
         }
-        for (index, message) in messages.enumerated() where firstIndex[message.messageID] == index && fresh.contains(message.messageID) {
+        for (index, message) in messages.enumerated() where firstIndex[keys[index]] == index && fresh.contains(keys[index]) {
+            let key = keys[index]
             switch message {
             case .submission(let id, let submission):
-                segment.append((id, submission))
+                segment.append((key, id, submission, deliveries[index].userID))
             case .invalid(let outcome):
-                invalid.append(outcome)
+                outcomes[key] = outcome
             case .command(let id, let command):
                 // Registry changes apply in queue order: decide what came before them first.
                 try flush()
-                outcomes[id] = try apply(command, id: id, database: database)
+                outcomes[key] = try apply(command, id: id, database: database)
             }
         }
         try flush()
-        for outcome in invalid { outcomes[outcome.messageID] = outcome }
+        for key in Array(outcomes.keys) { outcomes[key]?.publishedBy = deliveries[firstIndex[key]!].userID }
 
         // Each outcome serialised once, for the outbox and for publishing.
         var outcomeMessages: [String: AMQPMessage] = [:]
         outcomeMessages.reserveCapacity(outcomes.count)
-        for (id, outcome) in outcomes { outcomeMessages[id] = outcome.message }
+        for (key, outcome) in outcomes { outcomeMessages[key] = outcome.message }
         let freshMessages = outcomes.keys.sorted { firstIndex[$0]! < firstIndex[$1]! }.map { outcomeMessages[$0]! }
         phases.mark("decide_write")
         try Outbox.storeClaimed(freshMessages, database: database)
         phases.mark("outbox")
 
-        // Duplicates (earlier deliveries, or the same id twice in this batch) publish the stored outcome again.
-        let duplicateIDs = Set(messages.map(\.messageID)).subtracting(fresh)
-        let stored = try Outbox.load(messageIDs: duplicateIDs.map(Outcome.outcomeID(for:)), database: database)
+        // Duplicates (earlier deliveries, or the same key twice in this batch) publish the stored outcome again.
+        let duplicates = Set(keys).subtracting(fresh).map { key in
+            (claimKey: key, messageID: messages[firstIndex[key]!].messageID, subject: subject(of: messages[firstIndex[key]!], delivery: deliveries[firstIndex[key]!]))
+        }
+        let stored = try Outbox.loadOutcomes(duplicates, database: database)
         var publish: [AMQPMessage] = []
         var counts: [String: Int] = [:]
         var published = Set<String>()
-        for (index, message) in messages.enumerated() {
-            let id = message.messageID
-            if let outcome = outcomes[id], firstIndex[id] == index {
-                publish.append(outcomeMessages[id]!)
+        for index in messages.indices {
+            let key = keys[index]
+            if let outcome = outcomes[key], firstIndex[key] == index {
+                publish.append(outcomeMessages[key]!)
                 counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
             } else {
                 counts["duplicate", default: 0] += 1
-                let outcomeID = Outcome.outcomeID(for: id)
-                if let message = outcomeMessages[id] ?? stored[outcomeID], published.insert(outcomeID).inserted {
+                if let message = outcomeMessages[key] ?? stored[key], published.insert(key).inserted {
                     publish.append(message)
                 }
             }
@@ -166,28 +175,32 @@ final class SubmissionProcessor: BatchHandler {
         return BatchResult(publish: publish, counts: counts)
     }
 
-    private func decideSegment(_ segment: [(id: String, submission: Submission)],
-                               database: PostgresConnection) throws -> [Outcome] {
+    private func decideSegment(_ segment: [(key: String, id: String, submission: Submission, publishedBy: String?)],
+                               database: PostgresConnection) throws -> [(String, Outcome)] {
         guard !segment.isEmpty else { return [] }
         var phases = PhaseTimer()
-        var context = try SubmissionStore.loadContext(for: segment.map(\.submission), now: clock.now(), database: database)
+        let now = clock.now()
+        var context = try SubmissionStore.loadContext(for: segment.map(\.submission), now: now, database: database)
         phases.mark("context")
         var effects = SubmissionEffects()
-        var outcomes: [Outcome] = []
+        var outcomes: [(String, Outcome)] = []
         outcomes.reserveCapacity(segment.count)
-        for (id, submission) in segment {
+        for (key, id, submission, publishedBy) in segment {
             let decision = SubmissionRules.decide(submission, in: context)
             let result: Outcome.Result
             switch decision {
             case .accepted(let status, let summary):
-                effects.add(submission, id: id, status: status, context: &context)
+                let receipt = SubmissionEffects.Receipt(publishedBy: publishedBy, receivedAt: now,
+                                                        maximumLag: context.maximumLag(of: submission))
+                effects.add(submission, id: id, status: status, receipt: receipt, context: &context)
+                lagHistogram.recordNanoseconds(Int64(max(0, receipt.lag(of: submission)) * 1e9))
                 result = .accepted(status: status, summary: summary)
             case .rejected(let errors):
                 result = .rejected(errors)
             }
-            outcomes.append(Outcome(messageID: id, subject: .submission(submission.type.rawValue),
-                                    campaign: submission.header.campaign, schoolCode: submission.schoolCode,
-                                    result: result))
+            outcomes.append((key, Outcome(messageID: id, subject: .submission(submission.type.rawValue),
+                                          campaign: submission.header.campaign, schoolCode: submission.schoolCode,
+                                          result: result)))
         }
         phases.mark("rules")
         try SubmissionStore.write(effects, database: database)

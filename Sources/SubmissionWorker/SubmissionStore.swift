@@ -80,11 +80,13 @@ enum SubmissionStore {
         guard !effects.isEmpty else { return }
         let rows = effects.submissions
         try database.query("""
-            INSERT INTO submissions (message_id, type, campaign, school_code, submitted_by, submitted_at, status, procedure)
+            INSERT INTO submissions (message_id, type, campaign, school_code, submitted_by, submitted_at, status, procedure,
+                                     published_by, received_at, backdated)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                 $7::text[], $8::text[])
+                                 $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::bool[])
             """, [rows.map(\.messageID), rows.map(\.type.rawValue), rows.map(\.campaign), rows.map(\.schoolCode),
-                  rows.map(\.submittedBy), rows.map(\.submittedAt), rows.map(\.status.rawValue), rows.map(\.procedure)])
+                  rows.map(\.submittedBy), rows.map(\.submittedAt), rows.map(\.status.rawValue), rows.map(\.procedure),
+                  rows.map(\.receipt.publishedBy), rows.map(\.receipt.receivedAt), rows.map(\.backdated)])
 
         if !effects.replacedRecords.isEmpty {
             let keys = Array(effects.replacedRecords)

@@ -261,7 +261,9 @@ extension HostileInputIntegrationTests {
         try withWorker { harness in
             var random = SplitMix64(seed: 0x2000)
             var messages: [AMQPMessage] = []
-            var outcomeIDs: [String] = []
+            // What each message is answered under: its id (sent or derived) and its stream (submission or command:
+            // ids are claimed per stream, so the same id on both is two messages with two outcomes).
+            var answers: [(id: String, family: String)] = []
             for index in 0..<2_000 {
                 let entry = DecoderCorpus.mutated(random: &random)
                 // Every eighth id is mutated too (NUL, invalid UTF-8, controls…); the outcome then has a derived id.
@@ -270,24 +272,27 @@ extension HostileInputIntegrationTests {
                 let message = AMQPMessage(exchange: entry.exchange, routingKey: entry.routingKey, messageID: "-",
                                           body: entry.body, rawMessageID: raw)
                 messages.append(message)
-                outcomeIDs.append(IncomingMessage.identify(exchange: entry.exchange, routingKey: entry.routingKey,
-                                                           rawID: raw, body: entry.body).id)
+                answers.append((IncomingMessage.identify(exchange: entry.exchange, routingKey: entry.routingKey,
+                                                         rawID: raw, body: entry.body).id,
+                                entry.exchange == Topology.Exchange.commands ? "command." : "submission."))
             }
             try harness.publish(messages)
-            try harness.awaitOutcomes(Array(Set(outcomeIDs)), timeout: .seconds(120))
+            try harness.awaitOutcomes(Array(Set(answers.map(\.id))), timeout: .seconds(120))
             try harness.outcomes.drain(for: .seconds(2))
             var kinds: [String: Int] = [:]
-            for id in Set(outcomeIDs) {
-                let outcomes = harness.outcomes.outcomes(of: id)
-                // Mutations can repeat a message (an id mutated away is derived from the body): its outcome is then
-                // published again, at most once per copy (copies in one batch share one publish), always the same.
-                let sent = outcomeIDs.filter { $0 == id }.count
-                #expect((1...sent).contains(outcomes.count), "\(id): \(outcomes.count) outcomes for \(sent) messages")
-                #expect(Set(outcomes.map { $0.body.serialized() }).count == 1, "\(id): outcomes differ")
-                for outcome in outcomes { #expect(outcome.body.serialized().count < Self.outcomeBound) }
-                let first = outcomes.first
-                kinds[first.map { $0.routingKey.contains(".accepted.") ? "accepted" : ($0.errorCodes.first ?? "-") } ?? "none",
-                      default: 0] += 1
+            for family in ["submission.", "command."] {
+                for id in Set(answers.filter { $0.family == family }.map(\.id)) {
+                    let outcomes = harness.outcomes.outcomes(of: id).filter { $0.routingKey.hasPrefix(family) }
+                    // Mutations can repeat a message (an id mutated away is derived from the body): its outcome is
+                    // then published again, at most once per copy (copies in one batch share one publish), the same.
+                    let sent = answers.filter { $0.id == id && $0.family == family }.count
+                    #expect((1...sent).contains(outcomes.count), "\(id): \(outcomes.count) outcomes for \(sent) messages")
+                    #expect(Set(outcomes.map { $0.body.serialized() }).count == 1, "\(id): outcomes differ")
+                    for outcome in outcomes { #expect(outcome.body.serialized().count < Self.outcomeBound) }
+                    let first = outcomes.first
+                    kinds[first.map { $0.routingKey.contains(".accepted.") ? "accepted" : ($0.errorCodes.first ?? "-") } ?? "none",
+                          default: 0] += 1
+                }
             }
             print("mutation fuzz through the worker: \(messages.count) messages, \(kinds.sorted { $0.key < $1.key })")
             #expect(kinds["processing_failed"] == nil)

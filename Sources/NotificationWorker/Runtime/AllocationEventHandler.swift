@@ -43,11 +43,15 @@ final class AllocationEventHandler: BatchHandler {
 
     private func process(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let ids = deliveries.map(Self.messageID(of:))
-        let fresh = try Outbox.claim(messageIDs: Array(Set(ids)).sorted(), queue: Self.queue, database: database)
+        let keys = zip(deliveries, ids).map { Outbox.claimKey(queue: Self.queue, stream: $0.exchange, id: $1) }
+        var publishers: [String: String?] = [:]
+        for (key, delivery) in zip(keys, deliveries) where publishers[key] == nil { publishers[key] = delivery.userID }
+        let fresh = try Outbox.claim(publishers.keys.sorted().map { ($0, publishers[$0]!) }, queue: Self.queue,
+                                     database: database)
         var result = BatchResult()
         var seen = Set<String>()
-        for (delivery, id) in zip(deliveries, ids) {
-            guard fresh.contains(id), seen.insert(id).inserted else {
+        for ((delivery, id), key) in zip(zip(deliveries, ids), keys) {
+            guard fresh.contains(key), seen.insert(key).inserted else {
                 result.counts["duplicate", default: 0] += 1
                 continue
             }

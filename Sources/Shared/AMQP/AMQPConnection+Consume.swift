@@ -46,7 +46,8 @@ extension AMQPConnection {
             // any, is the publisher's own and must not make a message look like poison.
             deliveryCount: envelope.redelivered != 0 && flags & CAMQP_PROPS_HEADERS != 0
                 ? Self.deliveryCount(in: properties.headers) : 0,
-            body: envelope.message.body.byteArray
+            body: envelope.message.body.byteArray,
+            userID: flags & CAMQP_PROPS_USER_ID != 0 ? properties.user_id.byteArray : nil
         )
     }
 

@@ -22,17 +22,22 @@ extension AMQPConnection {
         // The id and correlation id go by length, not as C strings: a NUL in them must not cut them short.
         let messageID = message.rawMessageID ?? Array(message.messageID.utf8)
         let correlationID = message.correlationID.map { Array($0.utf8) } ?? []
+        let userID = message.userID.map { Array($0.utf8) } ?? []
         let status: Int32 = message.exchange.withCString { exchange in
             message.routingKey.withCString { routingKey in
                 message.contentType.withCString { contentType in
                     messageID.withUnsafeBytes { messageID in
-                        correlationID.withUnsafeBytes { correlationIDBytes in
+                        correlationID.withUnsafeBytes { correlationIDBytes in userID.withUnsafeBytes { userIDBytes in
                             properties.content_type = camqp_bytes(contentType)
                             properties.message_id = camqp_bytes_len(messageID.baseAddress, messageID.count)
                             if message.correlationID != nil {
                                 properties._flags |= CAMQP_PROPS_CORRELATION_ID
                                 properties.correlation_id = camqp_bytes_len(correlationIDBytes.baseAddress,
                                                                             correlationIDBytes.count)
+                            }
+                            if message.userID != nil {
+                                properties._flags |= CAMQP_PROPS_USER_ID
+                                properties.user_id = camqp_bytes_len(userIDBytes.baseAddress, userIDBytes.count)
                             }
                             return withTable(message.headers) { headers in
                                 if !message.headers.isEmpty {
@@ -45,7 +50,7 @@ extension AMQPConnection {
                                                        camqp_bytes_len(body.baseAddress, body.count))
                                 }
                             }
-                        }
+                        } }
                     }
                 }
             }

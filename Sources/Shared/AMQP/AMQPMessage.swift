@@ -12,11 +12,13 @@ public struct AMQPMessage: Sendable, Equatable {
     public var rawMessageID: [UInt8]?
     /// The headers table (application headers), sent when not empty.
     public var headers: [(String, AMQPFieldValue)]
+    /// The `user_id` property, sent when set: RabbitMQ checks that it names the connection's user.
+    public var userID: String?
 
     public static func == (lhs: AMQPMessage, rhs: AMQPMessage) -> Bool {
         lhs.exchange == rhs.exchange && lhs.routingKey == rhs.routingKey && lhs.messageID == rhs.messageID
             && lhs.correlationID == rhs.correlationID && lhs.body == rhs.body && lhs.contentType == rhs.contentType
-            && lhs.rawMessageID == rhs.rawMessageID && lhs.headers.map(\.0) == rhs.headers.map(\.0)
+            && lhs.rawMessageID == rhs.rawMessageID && lhs.userID == rhs.userID && lhs.headers.map(\.0) == rhs.headers.map(\.0)
             && lhs.headers.map(\.1) == rhs.headers.map(\.1)
     }
 
@@ -50,6 +52,9 @@ public struct AMQPDelivery: Sendable {
     /// Quorum queues count earlier deliveries of this message in the `x-delivery-count` header.
     public var deliveryCount: Int
     public var body: [UInt8]
+    /// The `user_id` property: RabbitMQ refuses a publish whose `user_id` is not the connection's user, so when
+    /// present it names who published (kept only when it is valid text, like a message id).
+    public var userID: String?
 
     public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
                 messageID: String?, correlationID: String? = nil, contentType: String? = nil,
@@ -61,7 +66,8 @@ public struct AMQPDelivery: Sendable {
 
     public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
                 rawMessageID: [UInt8]?, correlationID: String? = nil, contentType: String? = nil,
-                deliveryCount: Int = 0, body: [UInt8]) {
+                deliveryCount: Int = 0, body: [UInt8], userID: [UInt8]? = nil) {
+        self.userID = userID.flatMap(MessageID.validated)
         self.deliveryTag = deliveryTag
         self.redelivered = redelivered
         self.exchange = exchange

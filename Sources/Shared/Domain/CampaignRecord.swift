@@ -14,11 +14,15 @@ public struct CampaignRecord: Sendable, Equatable {
     public var priority: [StudentCategory]
     public var regions: [String]?
     public var levels: [SchoolLevel]?
+    /// `max_submission_lag` (hours, default 24): a submission whose `submitted_at` precedes its first receipt by
+    /// more is stored flagged `backdated`, for an operator to see.
+    public var maxSubmissionLagHours: Double
 
     public init(campaign: String, kind: CampaignKind, title: String, opensAt: Date, deadline: Date,
                 timezone: String, staffEmails: [String] = [], reminderDays: [Int] = [7, 3, 1], handoverDays: Int = 1,
                 priority: [StudentCategory] = StudentCategory.allCases, regions: [String]? = nil,
-                levels: [SchoolLevel]? = nil) {
+                levels: [SchoolLevel]? = nil, maxSubmissionLagHours: Double = 24) {
+        self.maxSubmissionLagHours = maxSubmissionLagHours
         self.campaign = campaign
         self.kind = kind
         self.title = title

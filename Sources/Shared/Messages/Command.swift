@@ -129,6 +129,7 @@ public enum Command: Sendable, Equatable {
             }
         }
         let regions = reader.stringArray(object, "regions", required: false)
+        let maximumLag = reader.number(object, "max_submission_lag", required: false, above: 0, atMost: 8_760) ?? 24
         var levels: [SchoolLevel]? = nil
         if let names = reader.stringArray(object, "levels", required: false, maxCount: 3) {
             let parsed = names.compactMap(SchoolLevel.init(rawValue:))
@@ -144,6 +145,7 @@ public enum Command: Sendable, Equatable {
         return CampaignRecord(campaign: campaign, kind: kind, title: title, opensAt: opensAt.date,
                               deadline: deadline.date, timezone: timezone, staffEmails: staff,
                               reminderDays: reminderDays, handoverDays: handoverDays, priority: priority,
-                              regions: regions.flatMap { $0.isEmpty ? nil : $0 }, levels: levels.flatMap { $0.isEmpty ? nil : $0 })
+                              regions: regions.flatMap { $0.isEmpty ? nil : $0 }, levels: levels.flatMap { $0.isEmpty ? nil : $0 },
+                              maxSubmissionLagHours: maximumLag)
     }
 }

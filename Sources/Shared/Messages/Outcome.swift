@@ -20,6 +20,8 @@ public struct Outcome: Sendable, Equatable {
     public var result: Result
     /// Field errors found beyond those in `result` (already left out by the decoder).
     public var omittedErrors: Int
+    /// The AMQP `user_id` of the message, as the broker validated it (`published_by` in the body), if it had one.
+    public var publishedBy: String?
 
     public init(messageID: String, subject: Subject, campaign: String?, schoolCode: String?, result: Result,
                 omittedErrors: Int = 0) {
@@ -32,6 +34,14 @@ public struct Outcome: Sendable, Equatable {
     }
 
     public var isAccepted: Bool { if case .accepted = result { return true }; return false }
+
+    /// The routing keys an outcome about `subject` can have (accepted or rejected).
+    public static func routingKeys(for subject: Subject) -> Set<String> {
+        switch subject {
+        case .submission(let type): ["submission.accepted.\(type)", "submission.rejected.\(type)"]
+        case .command(let key): ["command.accepted.\(key)", "command.rejected.\(key)"]
+        }
+    }
 
     /// `submission.accepted.<type>`, `command.rejected.<key>`, …
     public var routingKey: String {
@@ -57,6 +67,7 @@ public struct Outcome: Sendable, Equatable {
             "campaign": .optional(campaign),
             "school_code": .optional(schoolCode),
         ]
+        if let publishedBy { fields["published_by"] = .string(publishedBy) }
         switch result {
         case .accepted(let status, let summary):
             fields["status"] = .string(status.rawValue)

@@ -18,7 +18,7 @@ extension SchoolRecord {
 extension CampaignRecord {
     static let columns = """
         campaign, kind, title, opens_at, deadline, timezone, staff_emails, reminder_days, handover_days, \
-        priority, regions, levels
+        priority, regions, levels, max_submission_lag_hours
         """
 
     init(row: PostgresRow) throws(PostgresError) {
@@ -32,7 +32,8 @@ extension CampaignRecord {
                   handoverDays: try row.int("handover_days"),
                   priority: try row.stringArray("priority").compactMap { $0.flatMap(StudentCategory.init(rawValue:)) },
                   regions: try row.isNull("regions") ? nil : try row.stringArray("regions").compactMap { $0 },
-                  levels: try row.isNull("levels") ? nil : try row.stringArray("levels").compactMap { $0.flatMap(SchoolLevel.init(rawValue:)) })
+                  levels: try row.isNull("levels") ? nil : try row.stringArray("levels").compactMap { $0.flatMap(SchoolLevel.init(rawValue:)) },
+                  maxSubmissionLagHours: try row.double("max_submission_lag_hours"))
     }
 }
 
