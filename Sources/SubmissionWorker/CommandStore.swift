@@ -17,6 +17,18 @@ enum CommandStore {
         return ["created": .bool(created), "level": .string(command.level.rawValue), "region": .string(command.region)]
     }
 
+    /// `student.erase`: removes the student's name (the only free text stored about a student) and marks the row
+    /// erased; the anonymous allocation and handover records stay, for audit. Idempotent: erasing again, or a
+    /// student never reported, erases nothing. A later report of the same student stores what it says again.
+    static func erase(_ command: StudentEraseCommand, database: PostgresConnection) throws(PostgresError) -> JSONValue {
+        let rows = try database.query("""
+            UPDATE students SET full_name = NULL, erased_at = now()
+            WHERE campaign = $1 AND school_code = $2 AND student_ref = $3 AND full_name IS NOT NULL
+            RETURNING student_ref
+            """, [command.campaign, command.schoolCode, command.studentRef])
+        return ["student_ref": .string(command.studentRef), "erased": .int(rows.count)]
+    }
+
     /// Creates or updates a campaign. A changed deadline is an extension: it is recorded in
     /// `campaign_deadlines` (each deadline gets its own reminder series) and applies to later decisions.
     static func apply(_ command: CampaignRecord, database: PostgresConnection) throws(PostgresError) -> JSONValue {

@@ -216,6 +216,8 @@ final class SubmissionProcessor: BatchHandler {
             summary = try CommandStore.apply(upsert, database: database)
         case .campaignUpsert(let upsert):
             summary = try CommandStore.apply(upsert, database: database)
+        case .studentErase(let erase):
+            summary = try CommandStore.erase(erase, database: database)
         case .allocationRun, .procurementPlan:
             return .rejected(id, .command(command.key.rawValue), campaign: command.campaign,
                              [FieldError(.unknownType, field: "routing_key", "this command belongs to the allocations queue")])

@@ -159,7 +159,8 @@ enum SubmissionStore {
     }
 
     /// The newest report wins for a student's details, whatever the delivery order; the earliest on-time
-    /// report is kept for eligibility and ranking.
+    /// report is kept for eligibility and ranking. An erased name (`student.erase`) comes back only with a report
+    /// submitted after the erasure.
     static let upsertStudents = """
         INSERT INTO students AS s (campaign, school_code, student_ref, full_name, grade, category, reported_at,
                                    submission_id, first_on_time_at)
@@ -167,7 +168,11 @@ enum SubmissionStore {
                              $8::text[], $9::timestamptz[])
         ON CONFLICT (campaign, school_code, student_ref) DO UPDATE SET
             full_name = CASE WHEN (excluded.reported_at, excluded.submission_id) > (s.reported_at, s.submission_id)
+                                  AND (s.erased_at IS NULL OR excluded.reported_at > s.erased_at)
                              THEN excluded.full_name ELSE s.full_name END,
+            erased_at = CASE WHEN (excluded.reported_at, excluded.submission_id) > (s.reported_at, s.submission_id)
+                                  AND excluded.reported_at > s.erased_at
+                             THEN NULL ELSE s.erased_at END,
             grade = CASE WHEN (excluded.reported_at, excluded.submission_id) > (s.reported_at, s.submission_id)
                          THEN excluded.grade ELSE s.grade END,
             category = CASE WHEN (excluded.reported_at, excluded.submission_id) > (s.reported_at, s.submission_id)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Shared
@@ -95,6 +96,99 @@ struct TrustIntegrationTests {
                                              submittedAt: "2022-01-20T09:00:00+02:00",
                                              items: [F.item("printer", quantity: 1, year: 2015)]))
             #expect(try harness.scalar("SELECT count(*) FROM submissions WHERE message_id = 'backdated-but-allowed' AND NOT backdated") == 1)
+        }
+    }
+
+    /// Every text, varchar and json(b) column of every table of the schema: where a name could hide.
+    static func textColumns(_ database: PostgresConnection) throws -> [(table: String, column: String)] {
+        try database.query("""
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = 'public' AND data_type IN ('text', 'character varying', 'jsonb', 'json', 'ARRAY')
+            ORDER BY table_name, column_name
+            """).map { (try $0.string(0), try $0.string(1)) }
+    }
+
+    static func occurrences(of text: String, in database: PostgresConnection) throws -> [String] {
+        var found: [String] = []
+        for (table, column) in try textColumns(database) {
+            let sql = "SELECT count(*)::int FROM \"\(table)\" WHERE \"\(column)\"::text LIKE '%' || $1 || '%'"
+            if try database.query(sql, [text])[0].int(0) > 0 { found.append("\(table).\(column)") }
+        }
+        return found
+    }
+
+    @Test func studentEraseLeavesNoTraceOfTheNameAndTheAllocationStands() throws {
+        try withWorker { harness in
+            let name = "Quỳnh Zebedee Oyelaran"
+            let other = "Trần Thị Bình"
+            _ = try harness.send(F.needsReport(id: "needs-erase", students: [
+                F.student("HS-0001", name, grade: 4, "covid_orphan"), F.student("HS-0002", other, grade: 3, "poor_household"),
+            ]))
+            try harness.database.execute("""
+                INSERT INTO allocation_runs (run_id, campaign, finished_at, allocated, waiting)
+                VALUES ('run-erase', 'vn-song-2021', now(), 1, 1);
+                INSERT INTO allocations (device_serial, campaign, school_code, student_ref, run_id, rank, category, rule)
+                VALUES ('LT-ERASE-1', 'vn-song-2021', 'TDM-TH-01', 'HS-0001', 'run-erase', 1, 'covid_orphan', 'pool_priority');
+                """)
+            #expect(try Self.occurrences(of: "Zebedee", in: harness.database) == ["students.full_name"])
+
+            let erase = F.command("student.erase", id: "erase-1", body: [
+                "campaign": "vn-song-2021", "school_code": "TDM-TH-01", "student_ref": "HS-0001",
+            ])
+            let outcome = try harness.send(erase)
+            #expect(outcome.routingKey == "command.accepted.student.erase")
+            #expect(outcome.summary?["erased"]?.intValue == 1)
+            #expect(try Self.occurrences(of: "Zebedee", in: harness.database).isEmpty)
+            #expect(try Self.occurrences(of: "Oyelaran", in: harness.database).isEmpty)
+            // The other student keeps a name; the erased one keeps its category, report and allocation.
+            #expect(try Self.occurrences(of: other, in: harness.database) == ["students.full_name"])
+            let row = try harness.database.query("""
+                SELECT s.category, s.erased_at IS NOT NULL AS erased, a.device_serial FROM students s
+                JOIN allocations a USING (campaign, school_code, student_ref) WHERE s.student_ref = 'HS-0001'
+                """)
+            #expect(try row.first?.string("category") == "covid_orphan")
+            #expect(try row.first?.bool("erased") == true)
+            #expect(try row.first?.string("device_serial") == "LT-ERASE-1")
+            // Again: nothing left to erase, and a redelivered old report does not bring the name back.
+            let again = try harness.send(F.command("student.erase", id: "erase-2", body: [
+                "campaign": "vn-song-2021", "school_code": "TDM-TH-01", "student_ref": "HS-0001",
+            ]))
+            #expect(again.summary?["erased"]?.intValue == 0)
+            try harness.publish(F.needsReport(id: "needs-erase", students: [F.student("HS-0001", name, grade: 4, "covid_orphan")]))
+            try harness.outcomes.drain(for: .seconds(1))
+            #expect(try Self.occurrences(of: "Zebedee", in: harness.database).isEmpty)
+        }
+    }
+
+    @Test func namesNeverReachLogsMetricsOrOutcomes() throws {
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        let port = try FreePort.next()
+        let worker = try harness.startWorker(extra: ["LOG_LEVEL": "trace", "METRICS_PORT": "\(port)"])
+        _ = try harness.send(F.registry)
+        let names = ["Xochitl Nguyễn Văn Zed", "Ωμέγα Παπαδοπούλου Qz", "Bùi Thị Yolanda Kx"]
+        _ = try harness.send([
+            F.needsReport(id: "names-1", students: [F.student("HS-1", names[0], grade: 4, "covid_orphan"),
+                                                   F.student("HS-2", names[1], grade: 5, "poor_household")]),
+            // Rejected ones too: a name with a control character, a grade out of range, a duplicate ref.
+            F.needsReport(id: "names-2", students: [F.student("HS-3", names[2] + "\u{7}", grade: 4, "covid_orphan")]),
+            F.needsReport(id: "names-3", students: [F.student("HS-4", names[2], grade: 12, "covid_orphan"),
+                                                   F.student("HS-4", names[2], grade: 4, "covid_orphan")]),
+        ])
+        let client = try HTTPClient(baseURL: "http://127.0.0.1:\(port)")
+        defer { client.close() }
+        let metrics = try client.expectSuccess("GET", "/metrics").text
+        #expect(metrics.contains("schoolict_messages_total"))
+        worker.terminate()
+        let log = try String(contentsOf: worker.logFile, encoding: .utf8)
+        #expect(log.contains("batch"), "the trace log is not empty")
+        let outcomes = harness.outcomes.all.map { $0.body.serialized() }.map { String(decoding: $0, as: UTF8.self) }
+        for name in names {
+            for fragment in name.split(separator: " ").map(String.init) where fragment.count > 2 {
+                #expect(!log.contains(fragment), "the log holds \(fragment)")
+                #expect(!metrics.contains(fragment), "the metrics hold \(fragment)")
+                #expect(!outcomes.contains { $0.contains(fragment) }, "an outcome holds \(fragment)")
+            }
         }
     }
 }

@@ -45,6 +45,7 @@ public enum ContractExamples {
         """
 
     public static let allocationRun = #"{"campaign": "vn-song-2021", "region": "Bình Dương", "school_code": "TDM-TH-01"}"#
+    public static let studentErase = #"{"campaign": "vn-song-2021", "school_code": "TDM-TH-01", "student_ref": "HS-0001"}"#
     public static let procurementPlan = #"{"campaign": "gr-ict-2022", "target_students_per_computer": 10}"#
 
     public static func example(_ type: SubmissionType) -> String {
@@ -62,6 +63,7 @@ public enum ContractExamples {
         case .campaignUpsert: campaignUpsert
         case .allocationRun: allocationRun
         case .procurementPlan: procurementPlan
+        case .studentErase: studentErase
         }
     }
 

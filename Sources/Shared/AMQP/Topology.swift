@@ -52,6 +52,7 @@ public struct Topology: Sendable {
             Binding(exchange: Exchange.submissions, routingKey: "#"),
             Binding(exchange: Exchange.commands, routingKey: "campaign.upsert"),
             Binding(exchange: Exchange.commands, routingKey: "school.upsert"),
+            Binding(exchange: Exchange.commands, routingKey: "student.erase"),
         ]) + workQueue(QueueName.allocations, bindings: [
             Binding(exchange: Exchange.commands, routingKey: "allocation.run"),
             Binding(exchange: Exchange.commands, routingKey: "procurement.plan"),

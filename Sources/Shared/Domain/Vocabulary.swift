@@ -44,6 +44,8 @@ public enum CommandKey: String, Sendable, CaseIterable, Codable {
     case procurementPlan = "procurement.plan"
     case campaignUpsert = "campaign.upsert"
     case schoolUpsert = "school.upsert"
+    /// Erases a student's name wherever it is stored (added; see `docs/asyncapi.yaml`).
+    case studentErase = "student.erase"
 }
 
 public enum InventoryProcedure: String, Sendable, CaseIterable, Codable {

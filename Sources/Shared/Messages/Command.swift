@@ -6,6 +6,13 @@ public struct AllocationRunCommand: Sendable, Equatable {
     public var schoolCode: String?
 }
 
+/// `student.erase`: the name (and any free text) of one student, removed everywhere it is stored.
+public struct StudentEraseCommand: Sendable, Equatable {
+    public var campaign: String
+    public var schoolCode: String
+    public var studentRef: String
+}
+
 public struct ProcurementPlanCommand: Sendable, Equatable {
     public var campaign: String
     public var targetStudentsPerComputer: Double
@@ -19,6 +26,7 @@ public enum Command: Sendable, Equatable {
     case campaignUpsert(CampaignRecord)
     case allocationRun(AllocationRunCommand)
     case procurementPlan(ProcurementPlanCommand)
+    case studentErase(StudentEraseCommand)
 
     public var key: CommandKey {
         switch self {
@@ -26,6 +34,7 @@ public enum Command: Sendable, Equatable {
         case .campaignUpsert: .campaignUpsert
         case .allocationRun: .allocationRun
         case .procurementPlan: .procurementPlan
+        case .studentErase: .studentErase
         }
     }
 
@@ -36,6 +45,7 @@ public enum Command: Sendable, Equatable {
         case .campaignUpsert(let command): command.campaign
         case .allocationRun(let command): command.campaign
         case .procurementPlan(let command): command.campaign
+        case .studentErase(let command): command.campaign
         }
     }
 
@@ -43,6 +53,7 @@ public enum Command: Sendable, Equatable {
         switch self {
         case .schoolUpsert(let command): command.schoolCode
         case .allocationRun(let command): command.schoolCode
+        case .studentErase(let command): command.schoolCode
         default: nil
         }
     }
@@ -73,6 +84,15 @@ public enum Command: Sendable, Equatable {
             let region = reader.string(object, "region", required: false, maxLength: 100)
             let school = reader.identifier(object, "school_code", required: false)
             command = campaign.map { .allocationRun(AllocationRunCommand(campaign: $0, region: region, schoolCode: school)) }
+        case .studentErase:
+            let campaign = reader.identifier(object, "campaign")
+            let school = reader.identifier(object, "school_code")
+            let student = reader.identifier(object, "student_ref")
+            if let campaign, let school, let student {
+                command = .studentErase(StudentEraseCommand(campaign: campaign, schoolCode: school, studentRef: student))
+            } else {
+                command = nil
+            }
         case .procurementPlan:
             let campaign = reader.identifier(object, "campaign")
             let target = reader.number(object, "target_students_per_computer", above: 0, atMost: 10_000)

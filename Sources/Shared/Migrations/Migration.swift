@@ -27,6 +27,7 @@ public struct Migration: Sendable, Hashable {
         embedded("0002_notifications.sql", PackageResources._002_notifications_sql),
         embedded("0003_allocation.sql", PackageResources._003_allocation_sql),
         embedded("0004_trust.sql", PackageResources._004_trust_sql),
+        embedded("0005_erasure.sql", PackageResources._005_erasure_sql),
     ]
 
     /// Version and name from a file name like `0001_initial.sql`: digits, `_`, name, `.sql`.
