@@ -126,6 +126,19 @@ struct ProvisioningIntegrationTests {
         let database = try setup.postgres("owner")
         defer { database.close() }
         #expect(try Migrator.missingVersions(database).isEmpty)
+        // Dead letters expire (they may hold personal data): the policy reaches every dead-letter queue.
+        var management = URLComponents(string: setup.environment.managementURL)!
+        management.user = setup.environment.amqpURL.user
+        management.password = setup.environment.amqpURL.password
+        let api = try HTTPClient(baseURL: management.string!)
+        defer { api.close() }
+        let policy = try JSONParser.parse(try api.expectSuccess("GET", "/api/policies/\(setup.vhost.name)/schoolict-dead-letter-ttl").body)
+        #expect(policy["definition"]?["message-ttl"]?.intValue == 14 * 86_400_000)
+        let pattern = try #require(policy["pattern"]?.stringValue)
+        for queue in ["submissions.dead", "allocations.dead", "notifications.dead"] {
+            #expect(queue.range(of: pattern, options: .regularExpression) != nil, "\(queue) not matched by \(pattern)")
+        }
+        #expect("submissions".range(of: pattern, options: .regularExpression) == nil)
         // No role is a superuser or may create roles or databases.
         let powerful = try database.query("""
             SELECT count(*)::int FROM pg_roles WHERE rolname LIKE 'schoolict\\_%' AND (rolsuper OR rolcreaterole OR rolcreatedb)

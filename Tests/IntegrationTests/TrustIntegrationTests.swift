@@ -191,4 +191,27 @@ struct TrustIntegrationTests {
             }
         }
     }
+
+    @Test func retentionDeletesOldClaimsAndOutcomesButNoUnpublishedEvent() throws {
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        try harness.database.execute("""
+            INSERT INTO processed_messages (claim_key, queue, processed_at) VALUES
+              ('submissions' || chr(31) || 'schools.submissions' || chr(31) || 'old', 'submissions', now() - interval '100 days'),
+              ('submissions' || chr(31) || 'schools.submissions' || chr(31) || 'new', 'submissions', now() - interval '10 days'),
+              ('allocations' || chr(31) || 'schools.commands' || chr(31) || 'other-queue', 'allocations', now() - interval '100 days');
+            INSERT INTO outbox (message_id, exchange, routing_key, body, needs_relay, created_at, published_at) VALUES
+              ('outcome-old', 'schools.events', 'submission.accepted.x', '{}', false, now() - interval '100 days', NULL),
+              ('outcome-new', 'schools.events', 'submission.accepted.x', '{}', false, now() - interval '10 days', NULL),
+              ('relayed-old', 'schools.events', 'allocation.completed', '{}', true, now() - interval '100 days', now()),
+              ('unrelayed-old', 'schools.events', 'allocation.completed', '{}', true, now() - interval '100 days', NULL);
+            """)
+        let swept = try Retention.sweep(queue: "submissions", olderThanDays: 90, database: harness.database)
+        #expect(swept.claims == 1)
+        #expect(swept.outbox == 2)
+        let claims = try harness.database.query("SELECT message_id FROM processed_messages ORDER BY 1").map { try $0.string(0) }
+        #expect(claims == ["new", "other-queue"])
+        let outbox = try harness.database.query("SELECT message_id FROM outbox ORDER BY 1").map { try $0.string(0) }
+        #expect(outbox == ["outcome-new", "unrelayed-old"])
+    }
 }

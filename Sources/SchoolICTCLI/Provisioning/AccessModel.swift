@@ -36,8 +36,9 @@ enum AccessModel {
     static let grants: [String] = [
         // Every worker: the schema check, idempotency claims and the outbox.
         "GRANT SELECT ON schema_migrations TO schoolict_submission, schoolict_allocation, schoolict_notification, schoolict_operator",
-        "GRANT SELECT, INSERT ON processed_messages TO schoolict_submission, schoolict_allocation, schoolict_notification",
-        "GRANT SELECT, INSERT, UPDATE ON outbox TO schoolict_submission, schoolict_allocation, schoolict_notification",
+        // (DELETE: the hourly retention sweep, `RETENTION_DAYS`.)
+        "GRANT SELECT, INSERT, DELETE ON processed_messages TO schoolict_submission, schoolict_allocation, schoolict_notification",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO schoolict_submission, schoolict_allocation, schoolict_notification",
         "GRANT USAGE ON SEQUENCE outbox_id_seq TO schoolict_submission, schoolict_allocation, schoolict_notification",
         // SubmissionWorker: validates and stores submissions and registry commands.
         "GRANT SELECT, INSERT, UPDATE ON schools, campaigns TO schoolict_submission",

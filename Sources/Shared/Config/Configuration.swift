@@ -41,6 +41,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public var consumers: Int
     /// `MAX_MESSAGE_BYTES`: the largest message body a worker decodes (default 4 MiB); see ``MessageLimits``.
     public var messageLimits: MessageLimits
+    /// `RETENTION_DAYS`: claims and stored outcomes older than this are deleted (default 90; 0 keeps them).
+    public var retentionDays: Int
     /// `BATCH_MAX_BYTES`: a batch stops growing once its bodies hold this many bytes (default 16 MiB).
     public var batchMaximumBytes: Int
     public static let batchMaximumBytesRange = 64 * 1024...(1024 * 1024 * 1024)
@@ -67,6 +69,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
         consumers = try reader.integer("CONSUMERS", default: Self.defaultConsumers, in: Self.consumersRange)
         messageLimits = MessageLimits(maximumBodyBytes: try reader.integer(
             "MAX_MESSAGE_BYTES", default: MessageLimits.defaultMaximumBodyBytes, in: MessageLimits.maximumBodyBytesRange))
+        retentionDays = try reader.integer("RETENTION_DAYS", default: 90, in: 0...36_500)
         batchMaximumBytes = try reader.integer("BATCH_MAX_BYTES", default: ConsumerService.Settings.defaultBatchMaximumBytes,
                                                in: Self.batchMaximumBytesRange)
     }
@@ -86,6 +89,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
             "consumers=\(consumers)",
             "max_message_bytes=\(messageLimits.maximumBodyBytes)",
             "batch_max_bytes=\(batchMaximumBytes)",
+            "retention_days=\(retentionDays)",
         ]
         return "Configuration(" + parts.joined(separator: ", ") + ")"
     }

@@ -220,12 +220,25 @@ final class ConsumerLoop {
 
     private var lastIdle = ContinuousClock.now
 
-    /// About once a second without deliveries, lets the handler relay its outbox.
+    private var lastSweep = ContinuousClock.now - .seconds(3_600)
+
+    /// About once a second without deliveries, lets the handler relay its outbox; about once an hour, deletes
+    /// claims and outcomes past `RETENTION_DAYS`.
     private func idleIfDue() throws {
         guard ContinuousClock.now - lastIdle > .seconds(1) else { return }
         lastIdle = .now
         let result = try handler.idle(database: database.connected())
         try settle(result)
+        if configuration.retentionDays > 0, ContinuousClock.now - lastSweep > .seconds(3_600) {
+            lastSweep = .now
+            let swept = try Retention.sweep(queue: settings.queue, olderThanDays: configuration.retentionDays,
+                                            database: database.connected())
+            if swept.claims + swept.outbox > 0 {
+                logger.info("retention: deleted old claims and outcomes",
+                            metadata: ["retention.claims": "\(swept.claims)", "retention.outbox": "\(swept.outbox)",
+                                       "retention.days": "\(configuration.retentionDays)"])
+            }
+        }
     }
 
     /// Publishes a result's events with confirms, then records relayed outbox rows as published.

@@ -1,0 +1,38 @@
+/// Deletes what the idempotency record no longer needs to keep: claims and outcomes older than `RETENTION_DAYS`.
+///
+/// A message redelivered or republished after that long would be processed again: the broker keeps nothing for
+/// months (dead letters expire too, see `schoolict provision`), so the window only bounds what the database holds
+/// about who sent what. Relay rows are deleted only once published.
+public enum Retention {
+    /// Rows deleted per statement, so a sweep never holds long locks.
+    static let chunk = 5_000
+
+    /// Deletes `queue`'s claims and the outbox rows older than `days`; returns how many of each.
+    @discardableResult
+    public static func sweep(queue: String, olderThanDays days: Int,
+                             database: PostgresConnection) throws(PostgresError) -> (claims: Int, outbox: Int) {
+        var claims = 0
+        var outbox = 0
+        while true {
+            let deleted = try database.query("""
+                DELETE FROM processed_messages WHERE ctid IN (
+                    SELECT ctid FROM processed_messages
+                    WHERE queue = $1 AND processed_at < now() - make_interval(days => $2) LIMIT $3)
+                RETURNING 1
+                """, [queue, days, chunk]).count
+            claims += deleted
+            if deleted < chunk { break }
+        }
+        while true {
+            let deleted = try database.query("""
+                DELETE FROM outbox WHERE id IN (
+                    SELECT id FROM outbox WHERE created_at < now() - make_interval(days => $1)
+                    AND (NOT needs_relay OR published_at IS NOT NULL) LIMIT $2)
+                RETURNING 1
+                """, [days, chunk]).count
+            outbox += deleted
+            if deleted < chunk { break }
+        }
+        return (claims, outbox)
+    }
+}
