@@ -232,7 +232,15 @@ pg_start() {
         >>"$LOGS/postgres-initdb.log" 2>&1 || fail "initdb failed" "$LOGS/postgres-initdb.log"
       echo "include_if_exists = 'schoolict.conf'" | as_pg tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null
     fi
-    printf '%s\n' "fsync = on" "max_connections = 200" "shared_buffers = 256MB" |
+    # TLS with the local CA's certificate for localhost (the one RabbitMQ uses): clients may connect with
+    # sslmode=verify-full&sslrootcert=.data/rabbitmq/tls/ca.pem to localhost (SCHOOLICT_DATABASE_TLS_URL).
+    rmq_tls_files
+    mkdir -p "$PG_BASE/tls"
+    cp "$RMQ_DIR/tls/server.pem" "$RMQ_DIR/tls/server.key" "$PG_BASE/tls/"
+    if is_root; then chown -R postgres: "$PG_BASE/tls"; fi
+    chmod 600 "$PG_BASE/tls/server.key"
+    printf '%s\n' "fsync = on" "max_connections = 200" "shared_buffers = 256MB" "ssl = on" \
+      "ssl_cert_file = '$PG_BASE/tls/server.pem'" "ssl_key_file = '$PG_BASE/tls/server.key'" |
       as_pg tee "$PGDATA_DIR/schoolict.conf" >/dev/null
     log "starting postgres on 127.0.0.1:$PG_PORT"
     local t0=$SECONDS
@@ -279,7 +287,8 @@ write_env() {
       SCHOOLICT_MAIL_DIR "$MAIL_DIR" \
       RABBITMQ_MGMT_URL "http://127.0.0.1:$MGMT_PORT" \
       SCHOOLICT_MANAGEMENT_URL "http://guest:guest@127.0.0.1:$MGMT_PORT" \
-      SCHOOLICT_SECRETS_DIR "$DATA/secrets"
+      SCHOOLICT_SECRETS_DIR "$DATA/secrets" \
+      SCHOOLICT_DATABASE_TLS_URL "postgresql://postgres@localhost:$PG_PORT/schoolict?sslmode=verify-full&sslrootcert=$RMQ_DIR/tls/ca.pem"
   } >"$tmp"
   mv "$tmp" "$DATA/env.sh"
 }

@@ -22,4 +22,22 @@ if [[ ! -f $VENV/.installed ]]; then
 fi
 
 "$VENV/bin/docker-compose" -f "$FILE" config -q
+# Trust boundaries: no port published beyond loopback, no credentials written in the file.
+"$VENV/bin/python" - "$FILE" <<'PY'
+import re, sys, yaml
+path = sys.argv[1]
+text = open(path).read()
+problems = []
+for name, service in (yaml.safe_load(text).get("services") or {}).items():
+    for port in service.get("ports") or []:
+        if not str(port).startswith("127.0.0.1:"):
+            problems.append(f"service {name} publishes {port} on all interfaces (use 127.0.0.1:HOST:CONTAINER)")
+if re.search(r"://[^/@\s:]+:[^/@\s]+@", text):
+    problems.append("a URL with a password is written in the file (use a *_FILE secret)")
+if re.search(r"(?im)^[ \t]*[A-Z_]*(PASSWORD|_PASS)[ \t]*:[ \t]*\S", text):
+    problems.append("a password is written in the file (use a *_FILE secret)")
+for problem in problems:
+    print("validate-compose: " + problem, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
 echo "validate-compose: $FILE is valid"

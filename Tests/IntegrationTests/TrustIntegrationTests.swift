@@ -214,4 +214,38 @@ struct TrustIntegrationTests {
         let outbox = try harness.database.query("SELECT message_id FROM outbox ORDER BY 1").map { try $0.string(0) }
         #expect(outbox == ["outcome-new", "unrelayed-old"])
     }
+
+    /// PostgreSQL over TLS with `sslmode=verify-full` against the local server the scripts configure (its certificate
+    /// names `localhost`, signed by the local CA): verified, refused for another host name or another authority,
+    /// and a worker runs over it.
+    @Test func databaseTLSWithVerifyFull() throws {
+        guard let tlsURL = ProcessInfo.processInfo.environment["SCHOOLICT_DATABASE_TLS_URL"] else {
+            Issue.record("SCHOOLICT_DATABASE_TLS_URL is not set: start the servers with scripts/servers.sh")
+            return
+        }
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        let scratchTLS = try ScratchDatabase.url(tlsURL, database: harness.scratchDatabase.name)
+        let database = try PostgresConnection(url: scratchTLS, applicationName: "schoolict-tests")
+        defer { database.close() }
+        let ssl = try database.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        #expect(try ssl[0].bool(0) == true)
+        // The certificate names localhost, not 127.0.0.1: verify-full refuses the address.
+        let wrongHost = scratchTLS.replacingOccurrences(of: "@localhost:", with: "@127.0.0.1:")
+        #expect(throws: PostgresError.self) { _ = try PostgresConnection(url: wrongHost) }
+        // Another authority (the system's) does not vouch for the local certificate.
+        var components = URLComponents(string: scratchTLS)!
+        components.queryItems = [URLQueryItem(name: "sslmode", value: "verify-full"),
+                                 URLQueryItem(name: "sslrootcert", value: "/etc/ssl/certs/ca-certificates.crt")]
+        #expect(throws: PostgresError.self) { _ = try PostgresConnection(url: components.string!) }
+        // A worker over the verified connection.
+        try harness.startWorker(extra: ["DATABASE_URL": scratchTLS])
+        let outcome = try harness.send(F.schoolUpsert(id: "over-tls", F.greekLyceum))
+        #expect(outcome.routingKey == "command.accepted.school.upsert")
+        let sessions = try database.query("""
+            SELECT count(*)::int FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name LIKE 'schoolict-submissions%' AND s.ssl
+            """)
+        #expect(try sessions[0].int(0) >= 1)
+    }
 }

@@ -6,6 +6,20 @@ import Testing
 
 @Suite("Configuration")
 struct ConfigurationTests {
+    @Test("NAME_FILE reads a secret from a file when NAME is unset; NAME wins; an unreadable file is an error")
+    func fileVariables() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("schoolict-secret-\(getpid()).url").path
+        try "amqp://worker:s3cret@rabbitmq:5672/%2f\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try Configuration(environment: ["AMQP_URL_FILE": path, "DATABASE_URL_FILE": path + ".missing-but-unused",
+                                                       "DATABASE_URL": "postgresql://db/x"])
+        #expect(fromFile.amqpURL == "amqp://worker:s3cret@rabbitmq:5672/%2f")
+        #expect(fromFile.databaseURL == "postgresql://db/x")
+        #expect(throws: ConfigurationError.self) { try Configuration(environment: ["AMQP_URL_FILE": path + ".missing"]) }
+        let error = try? Configuration(environment: ["AMQP_URL_FILE": path + ".missing"])
+        #expect(error == nil)
+    }
+
     @Test("an empty environment gives the contract's defaults")
     func defaults() throws {
         let configuration = try Configuration(environment: [:])

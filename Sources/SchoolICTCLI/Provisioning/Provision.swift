@@ -12,7 +12,7 @@ struct Provision: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create least-privilege broker users and database roles and write one URL per principal (idempotent).")
 
-    @Option(name: .customLong("amqp-url"), help: "The broker as its administrator, amqp[s]://ADMIN:PASS@HOST:PORT/VHOST (default AMQP_URL).")
+    @Option(name: .customLong("amqp-url"), help: "The broker as its administrator, amqp[s]://ADMIN:PASS@HOST:PORT/VHOST (default AMQP_URL or AMQP_URL_FILE).")
     var amqpURL: String?
 
     @Option(name: .customLong("management-url"), help: "The management API as its administrator, http://ADMIN:PASS@HOST:PORT (default SCHOOLICT_MANAGEMENT_URL).")
@@ -28,11 +28,11 @@ struct Provision: ParsableCommand {
     var deadLetterDays = 14
 
     func run() throws {
-        let environment = ProcessInfo.processInfo.environment
-        guard let amqpText = amqpURL ?? environment["AMQP_URL"],
-              let managementText = managementURL ?? environment["SCHOOLICT_MANAGEMENT_URL"],
-              let databaseText = databaseURL ?? environment["DATABASE_URL"] else {
-            throw ValidationError("give --amqp-url, --management-url and --database-url (or AMQP_URL, SCHOOLICT_MANAGEMENT_URL, DATABASE_URL)")
+        guard let amqpText = try amqpURL ?? Configuration.value("AMQP_URL"),
+              let managementText = try managementURL ?? Configuration.value("SCHOOLICT_MANAGEMENT_URL"),
+              let databaseText = try databaseURL ?? Configuration.value("DATABASE_URL") else {
+            throw ValidationError("give --amqp-url, --management-url and --database-url (or AMQP_URL, SCHOOLICT_MANAGEMENT_URL, "
+                                  + "DATABASE_URL, or each as a file named by *_FILE)")
         }
         guard (1...3650).contains(deadLetterDays) else { throw ValidationError("--dead-letter-days must be 1 to 3650") }
         let folder = try SecretsDirectory(path: secrets)

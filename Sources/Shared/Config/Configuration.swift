@@ -74,6 +74,12 @@ public struct Configuration: Sendable, CustomStringConvertible {
                                                in: Self.batchMaximumBytesRange)
     }
 
+    /// A variable's value as every worker and tool reads it: `NAME`, or else the contents of the file `NAME_FILE`.
+    public static func value(_ name: String,
+                             environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> String? {
+        try EnvironmentReader(environment: environment).value(name)
+    }
+
     /// One line describing the configuration with every password replaced by `***`.
     public var redactedDescription: String {
         let parts = [
@@ -149,10 +155,26 @@ public struct Configuration: Sendable, CustomStringConvertible {
 private struct EnvironmentReader {
     var environment: [String: String]
 
-    /// The trimmed value, or `nil` when the variable is unset or blank.
-    func value(_ name: String) -> String? {
+    /// The trimmed value, or `nil` when the variable is unset or blank. When `NAME` is unset, `NAME_FILE` names a
+    /// file holding the value (a secret mounted by an orchestrator: `AMQP_URL_FILE`, `DATABASE_URL_FILE`, …).
+    func value(_ name: String) throws(ConfigurationError) -> String? {
+        if let direct = Self.value(name, in: environment) { return direct }
+        return try file(name)
+    }
+
+    static func value(_ name: String, in environment: [String: String]) -> String? {
         guard let raw = environment[name] else { return nil }
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    private func file(_ name: String) throws(ConfigurationError) -> String? {
+        guard let path = Self.value(name + "_FILE", in: environment) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 65_536 else {
+            throw ConfigurationError(code: .invalidValue, variable: name + "_FILE",
+                                     message: "cannot read '\(path.prefix(200))' (or it is larger than 64 KiB)")
+        }
+        let trimmed = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed
     }
 
@@ -162,7 +184,7 @@ private struct EnvironmentReader {
         schemes: Set<String>,
         allowsKeywordForm: Bool = false
     ) throws(ConfigurationError) -> String {
-        guard let text = value(name) else { return defaultValue }
+        guard let text = try value(name) else { return defaultValue }
         // The value may hold a password: errors describe it, they never quote it.
         guard let schemeEnd = text.range(of: "://") else {
             if allowsKeywordForm, text.contains("=") { return text }
@@ -187,7 +209,7 @@ private struct EnvironmentReader {
     }
 
     func mailAddress(_ name: String, default defaultValue: String) throws(ConfigurationError) -> String {
-        guard let text = value(name) else { return defaultValue }
+        guard let text = try value(name) else { return defaultValue }
         // The address goes into SMTP commands and headers: control characters would allow injection.
         guard text.contains("@"), !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else {
@@ -201,7 +223,7 @@ private struct EnvironmentReader {
     }
 
     func timestamp(_ name: String) throws(ConfigurationError) -> Date? {
-        guard let text = value(name) else { return nil }
+        guard let text = try value(name) else { return nil }
         guard let parsed = ISO8601.parse(text) else {
             throw ConfigurationError(
                 code: .invalidTimestamp,
@@ -216,7 +238,7 @@ private struct EnvironmentReader {
     func integer(_ name: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError)
         -> Int
     {
-        guard let text = value(name) else { return defaultValue }
+        guard let text = try value(name) else { return defaultValue }
         guard let number = Int(text) else {
             throw ConfigurationError(
                 code: .notANumber,
@@ -236,13 +258,13 @@ private struct EnvironmentReader {
 
     /// A TCP port; `0` means "off", like an unset variable.
     func port(_ name: String) throws(ConfigurationError) -> Int? {
-        guard value(name) != nil else { return nil }
+        guard try value(name) != nil else { return nil }
         let port = try integer(name, default: 0, in: 0...65535)
         return port == 0 ? nil : port
     }
 
     func logLevel(_ name: String, default defaultValue: Logger.Level) throws(ConfigurationError) -> Logger.Level {
-        guard let text = value(name)?.lowercased() else { return defaultValue }
+        guard let text = try value(name)?.lowercased() else { return defaultValue }
         if text == "warn" { return .warning }
         guard let level = Logger.Level(rawValue: text) else {
             throw ConfigurationError(
