@@ -67,13 +67,11 @@ final class AllocationProcessor: BatchHandler {
             .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
     }
 
-    /// Relays events left unpublished by a crash, and starts the first run of a campaign whose needs-report
-    /// deadline has passed (events before the deadline do not allocate: a student reported later but on time
-    /// could outrank one served early, and allocations are never moved).
-    func idle(database: PostgresConnection) throws -> BatchResult {
-        // The relay first: events of the runs below are published with this result, not picked up twice.
-        let pending = try database.transaction { database in try Outbox.pendingRelay(database: database) }
-        var result = BatchResult(publish: pending, relayedMessageIDs: pending.map(\.messageID))
+    /// Starts the first run of a campaign whose needs-report deadline has passed (events before the deadline do
+    /// not allocate: a student reported later but on time could outrank one served early, and allocations are
+    /// never moved). Returns whether a run stored events.
+    func idle(database: PostgresConnection) throws -> Bool {
+        var stored = false
         if Date().timeIntervalSince(lastDeadlineCheck) > 10 {
             lastDeadlineCheck = Date()
             let due = try database.query("""
@@ -82,19 +80,19 @@ final class AllocationProcessor: BatchHandler {
                                 AND r.started_at >= c.updated_at)
                 """, [clock.now()]).map { row throws(PostgresError) in try row.string(0) }
             for campaign in due {
-                let run = try database.transaction { database in
+                let events = try database.transaction { database in
                     try self.run(campaign: campaign, trigger: "deadline", database: database)
                 }
-                result.publish += run.publish
-                result.relayedMessageIDs += run.relayedMessageIDs
+                stored = stored || events > 0
             }
         }
-        return result
+        return stored
     }
 
-    private func run(campaign: String, trigger: String, database: PostgresConnection) throws -> BatchResult {
+    /// A run the worker starts itself; returns how many events it stored for the relay.
+    private func run(campaign: String, trigger: String, database: PostgresConnection) throws -> Int {
         guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else {
-            return BatchResult()
+            return 0
         }
         let result = try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
             .perform(trigger: trigger, triggerMessageID: nil, database: database)
@@ -103,10 +101,10 @@ final class AllocationProcessor: BatchHandler {
                                                  "allocation.waiting": "\(result.figures.waiting)",
                                                  "allocation.trigger": "\(trigger)"])
         // A run nobody asked for that found nothing to allocate stays in `allocation_runs` but says nothing.
-        guard result.figures.allocated > 0 else { return BatchResult() }
+        guard result.figures.allocated > 0 else { return 0 }
         let events = result.events()
         try Outbox.storeForRelay(events, database: database)
-        return BatchResult(publish: events, relayedMessageIDs: events.map(\.messageID))
+        return events.count
     }
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
@@ -135,6 +133,7 @@ final class AllocationProcessor: BatchHandler {
         }
         var result = BatchResult()
         var outcomes: [AMQPMessage] = []
+        var events: [AMQPMessage] = []
         var fullRunDone = Set<String>()
         for claimed in commands where fresh.contains(claimed.key) {
             let id = claimed.id
@@ -146,16 +145,14 @@ final class AllocationProcessor: BatchHandler {
                 outcome = .rejected(id, .submission(submission.type.rawValue), campaign: submission.header.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "submissions go to the submissions queue")])
             case .command(_, .allocationRun(let command)):
-                let (commandOutcome, events, ids) = try allocate(command, id: id, database: database)
+                let (commandOutcome, runEvents) = try allocate(command, id: id, database: database)
                 outcome = commandOutcome
-                result.publish += events
-                result.relayedMessageIDs += ids
+                events += runEvents
                 if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
             case .command(_, .procurementPlan(let command)):
-                let (planOutcome, events, ids) = try plan(command, id: id, database: database)
+                let (planOutcome, planEvents) = try plan(command, id: id, database: database)
                 outcome = planOutcome
-                result.publish += events
-                result.relayedMessageIDs += ids
+                events += planEvents
             case .command(_, let other):
                 outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
@@ -164,14 +161,16 @@ final class AllocationProcessor: BatchHandler {
             outcomes.append(outcome.message)
             result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
         }
+        // Outcomes first, then the runs' and plans' events: the relay publishes in the order they are stored.
         try Outbox.store(outcomes, database: database)
+        try Outbox.storeForRelay(events, database: database)
         // Redelivered commands: their stored outcome again.
         let duplicates = commands.filter { !fresh.contains($0.key) }
         if !duplicates.isEmpty {
-            result.publish += try Outbox.loadOutcomes(duplicates.map { ($0.key, $0.id, $0.subject) }, database: database).values
+            let stored = try Outbox.loadOutcomes(duplicates.map { ($0.key, $0.id, $0.subject) }, database: database)
+            try Outbox.requeue(Array(stored.values), database: database)
             result.counts["duplicate", default: 0] += duplicates.count
         }
-        result.publish = outcomes + result.publish
 
         let now = clock.now()
         for campaign in triggered.subtracting(fullRunDone).sorted() {
@@ -180,28 +179,26 @@ final class AllocationProcessor: BatchHandler {
                 logger.debug("allocation waits for the needs-report deadline", metadata: ["allocation.campaign": "\(campaign)"])
                 continue
             }
-            let run = try self.run(campaign: campaign, trigger: "event", database: database)
-            result.publish += run.publish
-            result.relayedMessageIDs += run.relayedMessageIDs
+            _ = try self.run(campaign: campaign, trigger: "event", database: database)
             result.counts["triggered_run", default: 0] += 1
         }
         return result
     }
 
     private func allocate(_ command: AllocationRunCommand, id: String,
-                          database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [String]) {
+                          database: PostgresConnection) throws -> (Outcome, [AMQPMessage]) {
         let subject = Outcome.Subject.command(CommandKey.allocationRun.rawValue)
         guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
             return (.rejected(id, subject, campaign: command.campaign,
-                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [], [])
+                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [])
         }
         guard campaign.kind == .deviceSupport else {
             return (.rejected(id, subject, campaign: command.campaign,
-                              [FieldError(.wrongCampaignKind, field: "campaign", "allocation runs need a device_support campaign")]), [], [])
+                              [FieldError(.wrongCampaignKind, field: "campaign", "allocation runs need a device_support campaign")]), [])
         }
         if let code = command.schoolCode, try database.schools([code])[code] == nil {
             return (.rejected(id, subject, campaign: command.campaign, schoolCode: code,
-                              [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [], [])
+                              [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [])
         }
         let run = try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
                                     runID: MessageID.fitting("run-" + id), now: clock.now()).perform(trigger: "command", triggerMessageID: id, database: database)
@@ -211,24 +208,21 @@ final class AllocationProcessor: BatchHandler {
         var phases = run.phases
         let events = run.events()
         phases.mark("events")
-        try Outbox.storeForRelay(events, database: database)
-        let ids = events.map(\.messageID)
-        phases.mark("outbox")
         logger.debug("allocation run phases", metadata: phases.metadata)
         return (Outcome(messageID: id, subject: subject, campaign: command.campaign, schoolCode: command.schoolCode,
-                        result: .accepted(status: .onTime, summary: run.summary)), events, ids)
+                        result: .accepted(status: .onTime, summary: run.summary)), events)
     }
 
     private func plan(_ command: ProcurementPlanCommand, id: String,
-                      database: PostgresConnection) throws -> (Outcome, [AMQPMessage], [String]) {
+                      database: PostgresConnection) throws -> (Outcome, [AMQPMessage]) {
         let subject = Outcome.Subject.command(CommandKey.procurementPlan.rawValue)
         guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
             return (.rejected(id, subject, campaign: command.campaign,
-                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [], [])
+                              [FieldError(.unknownCampaign, field: "campaign", "no campaign with this name")]), [])
         }
         guard campaign.kind == .equipmentInventory else {
             return (.rejected(id, subject, campaign: command.campaign,
-                              [FieldError(.wrongCampaignKind, field: "campaign", "procurement plans need an equipment_inventory campaign")]), [], [])
+                              [FieldError(.wrongCampaignKind, field: "campaign", "procurement plans need an equipment_inventory campaign")]), [])
         }
         let plan = ProcurementPlan.compute(campaign: campaign.campaign, target: command.targetStudentsPerComputer,
                                            schools: try ProcurementPlan.load(campaign, database: database))
@@ -238,11 +232,9 @@ final class AllocationProcessor: BatchHandler {
             """, [planID, campaign.campaign, command.targetStudentsPerComputer, plan.body.jsonString])
         let event = AMQPMessage(exchange: Topology.Exchange.events, routingKey: "procurement.planned",
                                 messageID: MessageID.fitting("procurement-planned-\(id)"), correlationID: id, body: plan.body.serialized())
-        try Outbox.storeForRelay([event], database: database)
-        let ids = [event.messageID]
         var summary = plan.summary
         if case .object(var fields) = summary { fields["plan_id"] = .string(planID); summary = .object(fields) }
         return (Outcome(messageID: id, subject: subject, campaign: campaign.campaign, schoolCode: nil,
-                        result: .accepted(status: .onTime, summary: summary)), [event], ids)
+                        result: .accepted(status: .onTime, summary: summary)), [event])
     }
 }

@@ -4,7 +4,7 @@ import Metrics
 import Shared
 
 /// Processes batches from the `submissions` queue: decide, store the effects, the idempotency record and
-/// the outcomes in one transaction, then let the consumer loop publish and acknowledge.
+/// the outcomes (in the outbox) in one transaction; the consumer loop then acknowledges and the relay publishes.
 final class SubmissionProcessor: BatchHandler {
     static let queue = Topology.QueueName.submissions
 
@@ -61,7 +61,6 @@ final class SubmissionProcessor: BatchHandler {
         var result = BatchResult()
         for delivery in deliveries {
             let single = try handle([delivery], database: database)
-            result.publish += single.publish
             result.deadLetter.formUnion(single.deadLetter)
             result.counts.merge(single.counts, uniquingKeysWith: +)
         }
@@ -69,7 +68,8 @@ final class SubmissionProcessor: BatchHandler {
     }
 
     /// A message that fails on its own: its outcome says so and the broker keeps it in `submissions.dead`
-    /// for an operator; it is not recorded as processed, so a replay after a fix takes effect.
+    /// for an operator; it is not recorded as processed, so a replay after a fix takes effect (its outcome row is
+    /// transient: deleted once published).
     private func giveUp(on delivery: AMQPDelivery, message: IncomingMessage, error: PostgresError,
                         database: PostgresConnection) throws -> BatchResult {
         logger.error("message failed on its own; dead-lettering it",
@@ -78,7 +78,8 @@ final class SubmissionProcessor: BatchHandler {
         let outcome = Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
                                        [FieldError(.processingFailed, field: "",
                                                    "the message could not be stored; it is kept for an operator")])
-        return BatchResult(publish: [outcome.message], deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
+        try Outbox.store([outcome.message], transient: true, database: database)
+        return BatchResult(deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
     }
 
     /// A message delivered too often: if it was processed before (redelivered by lost connections, not by
@@ -150,29 +151,24 @@ final class SubmissionProcessor: BatchHandler {
         try Outbox.storeClaimed(freshMessages, database: database)
         phases.mark("outbox")
 
-        // Duplicates (earlier deliveries, or the same key twice in this batch) publish the stored outcome again.
+        // Duplicates of earlier deliveries get their stored outcome published again (the same key twice in this
+        // batch shares the one just stored).
         let duplicates = Set(keys).subtracting(fresh).map { key in
             (claimKey: key, messageID: messages[firstIndex[key]!].messageID, subject: subject(of: messages[firstIndex[key]!], delivery: deliveries[firstIndex[key]!]))
         }
-        let stored = try Outbox.loadOutcomes(duplicates, database: database)
-        var publish: [AMQPMessage] = []
+        try Outbox.requeue(Array(try Outbox.loadOutcomes(duplicates, database: database).values), database: database)
         var counts: [String: Int] = [:]
-        var published = Set<String>()
         for index in messages.indices {
             let key = keys[index]
             if let outcome = outcomes[key], firstIndex[key] == index {
-                publish.append(outcomeMessages[key]!)
                 counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
             } else {
                 counts["duplicate", default: 0] += 1
-                if let message = outcomeMessages[key] ?? stored[key], published.insert(key).inserted {
-                    publish.append(message)
-                }
             }
         }
         phases.mark("duplicates")
         logger.debug("batch phases", metadata: phases.metadata)
-        return BatchResult(publish: publish, counts: counts)
+        return BatchResult(counts: counts)
     }
 
     private func decideSegment(_ segment: [(key: String, id: String, submission: Submission, publishedBy: String?)],

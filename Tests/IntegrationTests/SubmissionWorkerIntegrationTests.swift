@@ -346,7 +346,7 @@ struct SubmissionWorkerIntegrationTests {
                 F.inventory(id: "dup-2", school: F.greekPrimary, items: [F.item("printer", quantity: 1, year: 2018)]),
                 F.inventory(id: "dup-2", school: F.greekPrimary, items: [F.item("server", quantity: 9, year: 2019)]),
             ])
-            try harness.awaitOutcomes(["dup-2"], count: 2)
+            try harness.awaitOutcomes(["dup-2"], count: 1)
 
             // A rejection stays a rejection even when the body is fixed under the same id.
             let wrong = try harness.send(F.inventory(id: "dup-3", sender: "someone@gmail.com",
@@ -364,7 +364,8 @@ struct SubmissionWorkerIntegrationTests {
 
             for id in ["dup-1", "dup-2", "dup-3", "seed-school-\(F.greekLyceum.code)"] {
                 let seen = harness.outcomes.outcomes(of: id)
-                #expect(seen.count == 2, "\(id): \(seen.count) outcomes")
+                // A copy in the same batch shares the outcome still waiting in the outbox: published once.
+                #expect(id == "dup-2" ? (1...2).contains(seen.count) : seen.count == 2, "\(id): \(seen.count) outcomes")
                 #expect(Set(seen.map(\.messageID)) == ["outcome-\(id)"], "\(id)")
                 #expect(Set(seen.map(\.routingKey)).count == 1, "\(id)")
                 #expect(seen.allSatisfy { $0.body == seen[0].body }, "\(id)")
@@ -676,26 +677,39 @@ struct SubmissionWorkerIntegrationTests {
         }
     }
 
-    @Test func brokerRefusingEventsForAWhileHoldsTheBatchAndLosesNothing() throws {
+    @Test func intakeGoesOnWhileASubscriberRefusesEventsAndEveryOutcomeArrivesAfterwardsOnce() throws {
         try withWorker(batchSize: 100) { harness in
             let load = InventoryLoad(prefix: "refused", count: 3000)
-            try load.publish(to: harness, awaitingOutcomesOf: load.count / 10)
+            // A queue bound to schools.events that refuses every event (x-max-length 0, reject-publish): any
+            // subscriber can set one up by mistake. Intake must not wait for it.
             try harness.refuseEvents()
-            // Longer than five reconnections with backoff (0.2 s doubling): a worker that gave its batch back to
-            // the broker on each refusal would see its messages delivered five times and dead-letter them.
-            Thread.sleep(forTimeInterval: 8)
-            let committedWhileRefused = try committedCount(harness, prefix: "refused")
+            try harness.publish(load.messages)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try committedCount(harness, prefix: "refused") < load.count, ContinuousClock.now < deadline {
+                try harness.checkWorkers()
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(try committedCount(harness, prefix: "refused") == load.count, "intake stopped while events were refused")
+            // Everything taken in and acknowledged, while no outcome could be published.
+            let settled = ContinuousClock.now + .seconds(10)
+            while try harness.publisher.queueDepth(Topology.QueueName.submissions).messages > 0, ContinuousClock.now < settled {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(try harness.publisher.queueDepth(Topology.QueueName.submissions).messages == 0)
+            let waiting = try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND message_id LIKE 'outcome-refused-%'")
+            print("refused-events test: \(load.count) committed while refused, \(waiting) outcomes waiting in the outbox")
+            #expect(waiting > 0, "the outcomes went out although the broker refused them: nothing was tested")
+
             try harness.acceptEvents()
             try harness.awaitOutcomes(load.ids, timeout: .seconds(90))
             try harness.outcomes.drain(for: .seconds(1))
-            print("refused-events test: \(committedWhileRefused) of \(load.count) committed when the broker accepted events again")
-            #expect(committedWhileRefused < load.count, "everything was processed before the refusal: nothing was tested")
             try load.verify(harness)
+            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
             #expect(try harness.publisher.queueDepth(Topology.QueueName.submissions + ".dead").messages == 0)
             #expect(harness.workers.allSatisfy { $0.isRunning })
             let log = harness.workers[0].logTail(lines: 200)
-            #expect(log.contains("the broker did not confirm the events"), "the refusal was never seen: \(log)")
-            #expect(!log.contains("reconnecting"), "the worker gave its batch back instead of retrying: \(log)")
+            #expect(log.contains("relaying events failed"), "the refusal was never seen: \(log)")
+            #expect(!log.contains("reconnecting"), "the consumer was disturbed by the refusal: \(log)")
         }
     }
 

@@ -39,17 +39,21 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
             let clock = SchoolClock.from(configuration)
             let schoolNow: @Sendable () -> Date = { clock.now() }
             let domain = NotificationKey.messageIDDomain(from: configuration.mailFrom)
+            let relay = RelaySignal()
             let consumer = ConsumerService(
                 configuration: configuration,
                 settings: .init(queue: AllocationEventHandler.queue, batchSize: min(configuration.batchSize, 100),
                                 prefetch: min(configuration.prefetch, 200),
                                 batchMaximumBytes: configuration.batchMaximumBytes),
+                relay: relay,
                 logger: logger
             ) {
                 AllocationEventHandler(schoolNow: schoolNow, messageIDDomain: domain, limits: configuration.messageLimits,
                                        summariesPerHour: settings.summariesPerHour, logger: logger)
             }
-            return [consumer, NotificationService(configuration: configuration, settings: settings,
+            // The relay first: services stop in reverse order, so it publishes what was committed last.
+            return [RelayService(configuration: configuration, signal: relay, name: AllocationEventHandler.queue, logger: logger),
+                    consumer, NotificationService(configuration: configuration, settings: settings,
                                                   schoolNow: schoolNow, logger: logger)]
         }
     }

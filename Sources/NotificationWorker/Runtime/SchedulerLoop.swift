@@ -3,8 +3,8 @@ import Logging
 import Metrics
 import Shared
 
-/// The scheduler thread: every `NOTIFY_INTERVAL_SECONDS` plans what is due on the school clock, and in between
-/// relays `notification.sent` events to the broker. Owns its database and broker connections.
+/// The scheduler thread: every `NOTIFY_INTERVAL_SECONDS` plans what is due on the school clock (the process's
+/// outbox relay publishes the senders' `notification.sent` events). Owns its database connection.
 final class SchedulerLoop {
     private let configuration: Configuration
     private let settings: NotificationSettings
@@ -12,7 +12,6 @@ final class SchedulerLoop {
     private let stop: StopSignal
     private let logger: Logger
     private let planner: Planner
-    private let relay: OutboxRelay
     private let database: DatabaseSession
     private var backoff = Backoff()
     /// E-mails waiting to be sent (pending or claimed), for operators watching a backlog drain.
@@ -28,13 +27,10 @@ final class SchedulerLoop {
         database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-notification-scheduler",
                                    logger: logger)
         planner = Planner(messageIDDomain: NotificationKey.messageIDDomain(from: configuration.mailFrom), logger: logger)
-        relay = OutboxRelay(amqpURL: configuration.amqpURL, logger: logger)
     }
 
     func run() {
         var nextPlan = ContinuousClock.now
-        var nextRelay = ContinuousClock.now
-        var relayBackoff = Backoff(base: 0.5, maximum: 30)
         while !stop.isStopped {
             do {
                 let database = try self.database.connected()
@@ -49,32 +45,13 @@ final class SchedulerLoop {
                     nextPlan = ContinuousClock.now + .seconds(settings.planInterval)
                 }
                 backoff.reset()
-                var relayed = 0
-                if ContinuousClock.now >= nextRelay {
-                    do {
-                        relayed = try relay.relay(database: database)
-                        relayBackoff.reset()
-                    } catch let error as PostgresError where error.isConnectionError {
-                        throw error
-                    } catch {
-                        // The broker is away: keep planning (e-mails still go out); events wait in the outbox.
-                        let delay = relayBackoff.next()
-                        logger.warning("relaying notification.sent events failed; retrying",
-                                       metadata: ["error": "\(error)", "retry.seconds": "\(delay)"])
-                        nextRelay = ContinuousClock.now + .seconds(delay)
-                    }
-                }
-                if relayed < OutboxRelay.batchLimit {
-                    relay.serviceHeartbeat()
-                    stop.sleep(seconds: min(0.25, settings.planInterval))
-                }
+                stop.sleep(seconds: min(0.25, settings.planInterval))
             } catch {
                 logger.warning("scheduler cycle failed; retrying", metadata: ["error": "\(error)"])
                 database.closeIfDead()
                 stop.sleep(seconds: backoff.next())
             }
         }
-        relay.close()
         database.close()
         logger.info("scheduler stopped")
     }

@@ -174,7 +174,7 @@ enum NotificationStore {
                                        recipient: try row.string("recipient"), campaign: try row.string("campaign"),
                                        schoolCode: try row.optionalString("school_code")))
             }
-            try Outbox.store(sent.map(NotificationEvents.sent), needsRelay: true, database: database)
+            try Outbox.store(sent.map(NotificationEvents.sent), database: database)
             return sent
         }
     }

@@ -31,13 +31,16 @@ public struct ConsumerService: Service {
 
     private let configuration: Configuration
     private let settings: Settings
+    private let relay: RelaySignal
     private let makeHandler: @Sendable () -> any BatchHandler
     private let logger: Logger
 
-    public init(configuration: Configuration, settings: Settings, logger: Logger,
+    /// `relay` is the signal of the process's ``RelayService``, woken after every commit.
+    public init(configuration: Configuration, settings: Settings, relay: RelaySignal, logger: Logger,
                 makeHandler: @escaping @Sendable () -> any BatchHandler) {
         self.configuration = configuration
         self.settings = settings
+        self.relay = relay
         self.makeHandler = makeHandler
         self.logger = logger
     }
@@ -47,12 +50,13 @@ public struct ConsumerService: Service {
         let configuration = configuration
         let settings = settings
         let makeHandler = makeHandler
+        let relay = relay
         let logger = logger
         await withGracefulShutdownHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let thread = Thread {
                     let loop = ConsumerLoop(configuration: configuration, settings: settings,
-                                            handler: makeHandler(), stop: stop, logger: logger)
+                                            handler: makeHandler(), stop: stop, relay: relay, logger: logger)
                     loop.run()
                     continuation.resume()
                 }

@@ -43,11 +43,14 @@ public enum WorkerMain {
                                                     prefetch: configuration.prefetch,
                                                     batchMaximumBytes: configuration.batchMaximumBytes)
             let limits = configuration.messageLimits
-            return (0..<configuration.consumers).map { _ in
-                ConsumerService(configuration: configuration, settings: settings, logger: logger) {
-                    makeHandler(clock, limits, logger)
+            let relay = RelaySignal()
+            // The relay first: services stop in reverse order, so it publishes what the consumers committed last.
+            return [RelayService(configuration: configuration, signal: relay, name: queue, logger: logger)]
+                + (0..<configuration.consumers).map { _ in
+                    ConsumerService(configuration: configuration, settings: settings, relay: relay, logger: logger) {
+                        makeHandler(clock, limits, logger)
+                    }
                 }
-            }
         }
     }
 }

@@ -1,26 +1,38 @@
-/// The transactional outbox: events are stored in the same transaction as the effects that caused them.
+/// The transactional outbox: events are stored in the same transaction as the effects that caused them, and
+/// published by the relay (``RelayLoop``) once committed. Nothing else publishes events.
 public enum Outbox {
-    /// Stores events; an event whose `message_id` is already stored is left as it was.
-    public static func store(_ messages: [AMQPMessage], needsRelay: Bool = false,
+    /// Stores events for the relay; an event already stored (same `message_id` and routing key) is left as it was.
+    /// `transient` rows are deleted once published (outcomes of messages not recorded as processed).
+    public static func store(_ messages: [AMQPMessage], transient: Bool = false,
                              database: PostgresConnection) throws(PostgresError) {
         guard !messages.isEmpty else { return }
         try database.query("""
-            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay)
-            SELECT m, e, r, c, b, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(m, e, r, c, b)
+            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay, transient)
+            SELECT m, e, r, c, b, true, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(m, e, r, c, b)
             ON CONFLICT (message_id, routing_key) DO NOTHING
             """, [messages.map(\.messageID), messages.map(\.exchange), messages.map(\.routingKey),
-                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, needsRelay])
+                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, transient])
     }
 
-    /// Stores events whose message ids were just claimed (so none can be stored yet), with COPY: the
+    /// Stores the outcomes of messages whose keys were just claimed (so none can be stored yet), with COPY: the
     /// submission hot path. A conflict fails the statement (and the caller's transaction).
     public static func storeClaimed(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
         guard !messages.isEmpty else { return }
-        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body) FROM STDIN",
+        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay) FROM STDIN",
                                 rows: messages.lazy.map { message in
             [message.messageID, message.exchange, message.routingKey, message.correlationID,
-             String(decoding: message.body, as: UTF8.self)]
+             String(decoding: message.body, as: UTF8.self), "t"]
         })
+    }
+
+    /// Has stored events published again (a duplicate delivery gets its stored outcome again, same ids).
+    public static func requeue(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
+        guard !messages.isEmpty else { return }
+        try database.query("""
+            UPDATE outbox o SET published_at = NULL, needs_relay = true
+            FROM unnest($1::text[], $2::text[]) AS t(m, r)
+            WHERE o.message_id = t.m AND o.routing_key = t.r AND o.published_at IS NOT NULL
+            """, [messages.map(\.messageID), messages.map(\.routingKey)])
     }
 
     /// Stores events for the relay, with COPY (an allocation run's events can be megabytes). Their message
@@ -98,24 +110,40 @@ public enum Outbox {
         try !database.query("SELECT 1 FROM processed_messages WHERE claim_key = $1", [key]).isEmpty
     }
 
-    /// Relay: events stored with `needs_relay` and not yet published, oldest first. `SKIP LOCKED` lets any
-    /// number of workers relay at once without publishing the same row twice at the same time.
-    public static func pendingRelay(limit: Int = 1_000,
-                                    database: PostgresConnection) throws(PostgresError) -> [AMQPMessage] {
+    /// An event the relay took: its row, whether it is deleted once published.
+    public struct Pending: Sendable {
+        public var id: Int
+        public var message: AMQPMessage
+        public var transient: Bool
+    }
+
+    /// Relay: events not yet published, oldest first, locked until the caller's transaction ends. `SKIP LOCKED`
+    /// lets any number of relays (one per worker process) run at once: each row has one owner at a time, and the
+    /// rows of a worker that crashed are simply taken by another.
+    public static func pending(limit: Int, database: PostgresConnection) throws(PostgresError) -> [Pending] {
         try database.query("""
-            SELECT message_id, exchange, routing_key, correlation_id, body FROM outbox
+            SELECT id, message_id, exchange, routing_key, correlation_id, body, transient FROM outbox
             WHERE needs_relay AND published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
             """, [limit]).map { row throws(PostgresError) in
-            AMQPMessage(exchange: try row.string(1), routingKey: try row.string(2), messageID: try row.string(0),
-                        correlationID: try row.optionalString(3), body: Array(try row.string(4).utf8))
+            Pending(id: try row.int(0),
+                    message: AMQPMessage(exchange: try row.string(2), routingKey: try row.string(3),
+                                         messageID: try row.string(1), correlationID: try row.optionalString(4),
+                                         body: Array(try row.string(5).utf8)),
+                    transient: try row.bool(6))
         }
     }
 
-    /// Marks relayed rows published after the broker confirmed them. A crash before this republishes them
-    /// with the same `message_id`, which consumers drop.
-    public static func markPublished(messageIDs: [String], database: PostgresConnection) throws(PostgresError) {
-        guard !messageIDs.isEmpty else { return }
-        try database.query("UPDATE outbox SET published_at = now() WHERE message_id = ANY($1::text[]) AND needs_relay",
-                           [messageIDs])
+    /// After the broker confirmed them: kept rows are marked published, transient ones deleted. A crash before this
+    /// publishes them again with the same `message_id`, which consumers drop.
+    public static func published(_ rows: [Pending], database: PostgresConnection) throws(PostgresError) {
+        guard !rows.isEmpty else { return }
+        let kept = rows.filter { !$0.transient }.map(\.id)
+        let transient = rows.filter(\.transient).map(\.id)
+        if !kept.isEmpty {
+            try database.query("UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", [kept])
+        }
+        if !transient.isEmpty {
+            try database.query("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [transient])
+        }
     }
 }
