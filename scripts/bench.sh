@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: scripts/bench.sh submissions [COUNT]
+#        scripts/bench.sh drain [COUNT]        (pre-published queue: msg/s, latency at half rate, CPU per process)
 #        scripts/bench.sh hostile [COUNT]      (maximum-size hostile submissions: outcomes, rate, worker peak RSS)
 #        scripts/bench.sh allocation [STUDENTS] [DEVICES]
 #        scripts/bench.sh notifications [COUNT]
@@ -51,6 +52,12 @@ submissions)
     "$bin/schoolict-bench" submissions --count "$count" --rate "${BENCH_RATE:-0}" --worker-pid "$worker_pid"
     psql -qtA "$DATABASE_URL" -c "SELECT 'database: ' || count(*) || ' submissions, ' || (SELECT count(*) FROM equipment_items) || ' equipment lines' FROM submissions"
     ;;
+drain)
+    # The benchmark starts and stops the worker itself (the queue is filled while no worker runs).
+    LOG_LEVEL=warning "$bin/schoolict-bench" submissions-drain --count "${2:-30000}" --worker "$bin/SubmissionWorker" \
+        --rabbitmq-pid "$(cat .data/rabbitmq.pid)" --postgres-pid "$(cat .data/postgres.pid)" \
+        2>>.data/logs/bench-submission-worker.log
+    ;;
 hostile)
     "$bin/SubmissionWorker" 2>.data/logs/bench-submission-worker.log &
     worker_pid=$!
@@ -69,7 +76,7 @@ notifications)
     "$bin/schoolict-bench" notifications --count "$count"
     ;;
 *)
-    echo "unknown benchmark: $what (submissions | hostile | allocation | notifications)" >&2
+    echo "unknown benchmark: $what (submissions | drain | hostile | allocation | notifications)" >&2
     exit 2
     ;;
 esac

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schoolict-bench",
         abstract: "Measure the workers against real RabbitMQ and PostgreSQL.",
-        subcommands: [SubmissionBenchmark.self, HostileBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
+        subcommands: [SubmissionBenchmark.self, DrainBenchmark.self, HostileBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
     )
 }
 
@@ -74,4 +74,41 @@ enum BenchRegistry {
         print("registered \(schools) schools and campaign \(campaign)")
         return campaign
     }
+}
+
+/// The benchmarks' inventories: 10 lines each, spread over the registry's schools, every fifth an `inventory`.
+enum InventoryMessages {
+    static func make(campaign: String, runID: String, range: Range<Int>, schools: Int) -> [AMQPMessage] {
+        range.map { index in
+            let school = index % schools
+            let items: [JSONValue] = (0..<10).map { line in
+                [
+                    "category": .string(EquipmentCategory.allCases[(index + line) % EquipmentCategory.allCases.count].rawValue),
+                    "quantity": .int(1 + (index + line) % 30), "acquired_year": .int(2010 + line),
+                    "condition": .string(line % 4 == 3 ? "faulty" : "working"),
+                ]
+            }
+            let body: JSONValue = [
+                "campaign": .string(campaign), "school_code": .string("B\(runID)-\(school)"),
+                "submitted_by": .string("s\(school)@bench.invalid"), "submitted_at": "2022-03-01T10:00:00+02:00",
+                "procedure": .string(index % 5 == 0 ? "inventory" : "insert"), "items": .array(items),
+            ]
+            return AMQPMessage(exchange: Topology.Exchange.submissions, routingKey: "equipment_inventory",
+                               messageID: "\(campaign)-\(index)", body: body.serialized())
+        }
+    }
+}
+
+/// CPU seconds of a process and all its children (PostgreSQL's backends are children of the postmaster).
+func cpuSecondsWithChildren(pid: Int32) -> Double? {
+    guard var total = cpuSeconds(pid: pid) else { return nil }
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    for entry in entries {
+        guard let child = Int32(entry), child != pid,
+              let stat = try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { continue }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        if fields.count > 1, Int32(fields[1]) == pid, let seconds = cpuSeconds(pid: child) { total += seconds }
+    }
+    return total
 }

@@ -29,23 +29,7 @@ struct SubmissionBenchmark: ParsableCommand {
         let campaign = try BenchRegistry.register(runID: runID, schools: schools, publisher: setup, watcher: watcher)
 
         // The messages, built before timing starts.
-        let messages: [AMQPMessage] = (0..<count).map { index in
-            let school = index % schools
-            let items: [JSONValue] = (0..<10).map { line in
-                [
-                    "category": .string(EquipmentCategory.allCases[(index + line) % EquipmentCategory.allCases.count].rawValue),
-                    "quantity": .int(1 + (index + line) % 30), "acquired_year": .int(2010 + line),
-                    "condition": .string(line % 4 == 3 ? "faulty" : "working"),
-                ]
-            }
-            let body: JSONValue = [
-                "campaign": .string(campaign), "school_code": .string("B\(runID)-\(school)"),
-                "submitted_by": .string("s\(school)@bench.invalid"), "submitted_at": "2022-03-01T10:00:00+02:00",
-                "procedure": .string(index % 5 == 0 ? "inventory" : "insert"), "items": .array(items),
-            ]
-            return AMQPMessage(exchange: Topology.Exchange.submissions, routingKey: "equipment_inventory",
-                               messageID: "\(campaign)-\(index)", body: body.serialized())
-        }
+        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: 0..<count, schools: schools)
         let averageSize = messages.reduce(0) { $0 + $1.body.count } / max(1, messages.count)
         let workerCPUBefore = workerPid.flatMap { cpuSeconds(pid: $0) }
 

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import Shared
+import Synchronization
+
+/// The SubmissionWorker draining a queue published before it starts (so the benchmark's publishing does not compete
+/// for the cores), then end-to-end latency at a paced load of half the drain rate; with the CPU each process spent
+/// per message (worker, RabbitMQ, PostgreSQL, from `/proc`), to hold the figure against the machine's limit.
+struct DrainBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submissions-drain",
+        abstract: "Pre-published queue drained by a SubmissionWorker the benchmark starts: msg/s, latency at half rate, CPU split.")
+
+    @Option(help: "Messages to pre-publish.") var count = 30_000
+    @Option(help: "Schools to spread them over.") var schools = 1_000
+    @Option(help: "The SubmissionWorker executable (started and stopped by the benchmark, with this environment).")
+    var worker: String
+    @Option(help: "PID of RabbitMQ (beam.smp), for its CPU time.") var rabbitmqPid: Int32?
+    @Option(help: "PID of the PostgreSQL postmaster, for its and its backends' CPU time.") var postgresPid: Int32?
+    @Option(help: "Seconds of paced load for the latency figures (0 = skip).") var pacedSeconds = 10
+
+    func run() throws {
+        let configuration = try Configuration()
+        let url = try AMQPURL(parsing: configuration.amqpURL)
+        let publisher = try AMQPConnection(url: url)
+        try publisher.declare(.contract)
+        try publisher.enableConfirms()
+        let watcher = try AMQPConnection(url: url)
+        let outcomes = try watcher.declareTemporaryQueue(bindingTo: Topology.Exchange.events,
+                                                         routingKeys: ["submission.#", "command.#"])
+        try watcher.startConsuming(queue: outcomes, prefetch: 2_000)
+        let runID = String(UUID().uuidString.prefix(8)).lowercased()
+
+        // The registry through a first worker, which then stops: the queue fills with nobody consuming.
+        var process = try startWorker()
+        let campaign = try BenchRegistry.register(runID: runID, schools: schools, publisher: publisher, watcher: watcher)
+        stopWorker(process)
+        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: 0..<count, schools: schools)
+        let publishStart = ContinuousClock.now
+        try publisher.publishConfirmed(messages, window: 1_000, timeout: .seconds(120))
+        let publishTime = seconds(ContinuousClock.now - publishStart)
+        print("pre-published \(count) inventories in \(format(publishTime)) s")
+
+        // The drain.
+        let brokerBefore = rabbitmqPid.flatMap(cpuSeconds(pid:))
+        let databaseBefore = postgresPid.flatMap(cpuSecondsWithChildren(pid:))
+        let started = ContinuousClock.now
+        process = try startWorker()
+        let prefix = "\(campaign)-"
+        var seen = Set<Int>()
+        var firstOutcome: ContinuousClock.Instant?
+        var lastOutcome = started
+        var idle = 0
+        while seen.count < count, idle < 60 {
+            guard let delivery = try watcher.nextDelivery(timeout: .seconds(1)) else { idle += 1; continue }
+            idle = 0
+            try watcher.ack(delivery.deliveryTag)
+            guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
+                  seen.insert(index).inserted else { continue }
+            firstOutcome = firstOutcome ?? .now
+            lastOutcome = .now
+        }
+        let drain = seconds(lastOutcome - started)
+        let steady = seconds(lastOutcome - (firstOutcome ?? started))
+        let workerCPU = cpuSeconds(pid: process.processIdentifier) ?? .nan
+        let brokerCPU = rabbitmqPid.flatMap(cpuSeconds(pid:)).flatMap { after in brokerBefore.map { after - $0 } }
+        let databaseCPU = postgresPid.flatMap(cpuSecondsWithChildren(pid:)).flatMap { after in databaseBefore.map { after - $0 } }
+        let rate = Double(seen.count) / drain
+        func perMessage(_ cpu: Double?) -> String {
+            cpu.map { String(format: "%.0f µs", 1e6 * $0 / Double(count)) } ?? "n/a"
+        }
+        let total = [workerCPU, brokerCPU ?? 0, databaseCPU ?? 0].reduce(0, +)
+
+        // Latency at half the drain rate.
+        var latencyLine = "skipped"
+        if pacedSeconds > 0, seen.count == count {
+            let paced = Int(rate / 2)
+            let latencies = try measureLatency(rate: paced, campaign: campaign, runID: runID, publisher: publisher, watcher: watcher)
+            latencyLine = String(format: "p50 %.1f ms, p99 %.1f ms at %d msg/s (%d messages)",
+                                 percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, paced, latencies.count)
+        }
+        let peak = peakRSS(pid: process.processIdentifier)
+        stopWorker(process)
+        publisher.close()
+        watcher.close()
+        print("""
+            submissions drain: \(count) pre-published equipment_inventory messages x 10 items, one SubmissionWorker
+              outcomes received      \(seen.count)
+              drained in             \(format(drain)) s: \(String(format: "%.0f", rate)) msg/s (worker start to last outcome; \(String(format: "%.0f", Double(seen.count) / steady)) msg/s first to last outcome)
+              latency at half rate   \(latencyLine)
+              CPU per message        worker \(perMessage(workerCPU)), RabbitMQ \(perMessage(brokerCPU)), PostgreSQL \(perMessage(databaseCPU)); \
+            all \(perMessage(total)): \(String(format: "%.2f", total / drain)) of the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores busy on average
+              worker peak RSS        \(peak.map { String(format: "%.1f MiB", $0) } ?? "n/a")
+            """)
+        if seen.count < count { throw ExitCode(1) }
+    }
+
+    /// Publishes at `rate` msg/s for `pacedSeconds` and returns each message's publish → outcome latency.
+    private func measureLatency(rate: Int, campaign: String, runID: String, publisher: AMQPConnection,
+                                watcher: AMQPConnection) throws -> [Double] {
+        let total = max(1, rate * pacedSeconds)
+        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: count..<(count + total), schools: schools)
+        let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
+        let url = try AMQPURL(parsing: try Configuration().amqpURL)
+        let origin = ContinuousClock.now
+        let pacer = Thread {
+            do {
+                let connection = try AMQPConnection(url: url)
+                try connection.enableConfirms()
+                let step = 20  // messages per tick: 50 ticks a second at 1,000 msg/s
+                for start in stride(from: 0, to: messages.count, by: step) {
+                    let due = origin + .seconds(Double(start) / Double(rate))
+                    let wait = due - ContinuousClock.now
+                    if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.attoseconds) / 1e18 + Double(wait.components.seconds)) }
+                    let now = ContinuousClock.now
+                    sentAt.withLock { for i in start..<min(messages.count, start + step) { $0[count + i] = now } }
+                    for i in start..<min(messages.count, start + step) { try connection.publish(messages[i]) }
+                    try connection.waitForConfirms()
+                }
+                connection.close()
+            } catch {
+                print("paced publisher failed: \(error)")
+            }
+        }
+        pacer.start()
+        var latencies: [Double] = []
+        let prefix = "\(campaign)-"
+        var idle = 0
+        while latencies.count < total, idle < 30 {
+            guard let delivery = try watcher.nextDelivery(timeout: .seconds(1)) else { idle += 1; continue }
+            idle = 0
+            let now = ContinuousClock.now
+            try watcher.ack(delivery.deliveryTag)
+            guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
+                  let sent = sentAt.withLock({ $0.removeValue(forKey: index) }) else { continue }
+            latencies.append(seconds(now - sent))
+        }
+        return latencies.sorted()
+    }
+
+    private func startWorker() throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: worker)
+        process.environment = ProcessInfo.processInfo.environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.standardError
+        try process.run()
+        return process
+    }
+
+    private func stopWorker(_ process: Process) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private func format(_ value: Double) -> String { String(format: "%.2f", value) }
+}
