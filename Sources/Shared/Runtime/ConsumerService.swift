@@ -16,11 +16,16 @@ public struct ConsumerService: Service {
         public var maximumDeliveries: Int
         /// A batch stops growing once its bodies hold this many bytes (it always takes at least one delivery).
         public var batchMaximumBytes: Int
+        /// A batch stops growing this long after its first delivery.
+        public var batchMaximumWaitMilliseconds: Int
 
         public static let defaultBatchMaximumBytes = 16 * 1024 * 1024
+        public static let defaultBatchMaximumWaitMilliseconds = 10
 
         public init(queue: String, batchSize: Int, prefetch: Int, maximumDeliveries: Int = 5,
-                    batchMaximumBytes: Int = Self.defaultBatchMaximumBytes) {
+                    batchMaximumBytes: Int = Self.defaultBatchMaximumBytes,
+                    batchMaximumWaitMilliseconds: Int = Self.defaultBatchMaximumWaitMilliseconds) {
+            self.batchMaximumWaitMilliseconds = batchMaximumWaitMilliseconds
             self.queue = queue
             self.batchSize = batchSize
             self.prefetch = prefetch

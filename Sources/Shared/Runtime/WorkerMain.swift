@@ -41,7 +41,8 @@ public enum WorkerMain {
             let clock = SchoolClock.from(configuration)
             let settings = ConsumerService.Settings(queue: queue, batchSize: configuration.batchSize,
                                                     prefetch: configuration.prefetch,
-                                                    batchMaximumBytes: configuration.batchMaximumBytes)
+                                                    batchMaximumBytes: configuration.batchMaximumBytes,
+                                                    batchMaximumWaitMilliseconds: configuration.batchMaximumWaitMilliseconds)
             let limits = configuration.messageLimits
             let relay = RelaySignal()
             // The relay first: services stop in reverse order, so it publishes what the consumers committed last.
