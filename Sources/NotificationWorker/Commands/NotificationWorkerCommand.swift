@@ -11,10 +11,11 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
         abstract: "Deadline reminders, staff digests, allocation and handover e-mails over SMTP.",
         discussion: """
             Configuration comes from the environment: AMQP_URL, DATABASE_URL, SMTP_URL, MAIL_FROM, SCHOOLICT_NOW \
-            (see CONTRACT.md), and NOTIFY_DRY_RUN, NOTIFY_INTERVAL_SECONDS, NOTIFY_SENDERS, NOTIFY_BATCH_SIZE, \
+            (see docs/asyncapi.yaml), and NOTIFY_DRY_RUN, NOTIFY_INTERVAL_SECONDS, NOTIFY_SENDERS, NOTIFY_BATCH_SIZE, \
             NOTIFY_RETRY_BASE_SECONDS, NOTIFY_RETRY_MAX_SECONDS, NOTIFY_MAX_ATTEMPTS, NOTIFY_SMTP_TIMEOUT_SECONDS, \
-            SMTP_CA_FILE.
-            """
+            NOTIFY_SUMMARIES_PER_HOUR, SMTP_CA_FILE. With METRICS_PORT: /metrics, /healthz (liveness), /readyz.
+            """,
+        version: SchoolICT.version
     )
 
     @Flag(help: "Print the e-mails due now (school clock) without sending or storing anything, then exit. Same as NOTIFY_DRY_RUN=1.")

@@ -31,7 +31,10 @@ final class SchedulerLoop {
 
     func run() {
         var nextPlan = ContinuousClock.now
+        let health = Health.name("scheduler")
+        defer { Health.shared.remove(health) }
         while !stop.isStopped {
+            Health.shared.progress(health)
             do {
                 let database = try self.database.connected()
                 if ContinuousClock.now >= nextPlan {

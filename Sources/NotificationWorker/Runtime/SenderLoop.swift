@@ -31,7 +31,10 @@ final class SenderLoop {
                                 try self.client().send(message, from: from, to: recipients)
                             },
                             schoolNow: schoolNow, stop: stop, logger: logger)
+        let health = Health.name("sender")
+        defer { Health.shared.remove(health) }
         while !stop.isStopped {
+            Health.shared.progress(health)
             do {
                 let report = try sender.sendBatch(database: try database.connected())
                 backoff.reset()

@@ -12,8 +12,9 @@ import Synchronization
     import Darwin
 #endif
 
-/// A tiny HTTP endpoint for Prometheus: `GET /metrics` (text exposition of the registry) and
-/// `GET /healthz` (`200 ok`).
+/// A tiny HTTP endpoint for Prometheus and the orchestrator: `GET /metrics` (text exposition of the registry),
+/// `GET /healthz` (liveness: `200 ok`, or `503` naming the loops that stopped making progress) and `GET /readyz`
+/// (readiness: `200 ready`, or `503` naming what is not connected), from ``Health``.
 ///
 /// It runs on a dedicated thread with plain non-blocking POSIX sockets and `poll`, so scrapes never occupy the Swift
 /// concurrency pool the workers' consumers run on, and a busy pool never delays a scrape. Each request is
@@ -28,6 +29,7 @@ public struct MetricsServer: Service {
     /// The port asked for; `0` = any free port (see ``listeningPort()``).
     public let port: Int
     private let registry: PrometheusCollectorRegistry
+    private let health: Health
     private let logger: Logger
     private let listening = ListeningState()
 
@@ -44,9 +46,11 @@ public struct MetricsServer: Service {
         registry: PrometheusCollectorRegistry,
         host: String = MetricsServer.defaultHost,
         port: Int,
+        health: Health = .shared,
         logger: Logger = Logger(label: "schoolict.metrics")
     ) {
         self.registry = registry
+        self.health = health
         self.host = host
         self.port = port
         self.logger = logger
@@ -84,7 +88,7 @@ public struct MetricsServer: Service {
         logger[metadataKey: "metrics.host"] = "\(host)"
         logger[metadataKey: "metrics.port"] = "\(bound)"
 
-        let loop = AcceptLoop(listener: listener, registry: registry, logger: logger)
+        let loop = AcceptLoop(listener: listener, registry: registry, health: health, logger: logger)
         let thread = Thread { loop.run() }
         thread.name = "schoolict-metrics"
         thread.start()
@@ -425,6 +429,7 @@ private enum SocketAddress {
 private final class AcceptLoop: Sendable {
     private let listener: ListeningSocket
     private let registry: PrometheusCollectorRegistry
+    private let health: Health
     private let logger: Logger
     private let stopRequested = Atomic(false)
     private let completion = Mutex<Completion>(Completion())
@@ -434,9 +439,10 @@ private final class AcceptLoop: Sendable {
         var waiter: CheckedContinuation<Void, any Error>?
     }
 
-    init(listener: ListeningSocket, registry: PrometheusCollectorRegistry, logger: Logger) {
+    init(listener: ListeningSocket, registry: PrometheusCollectorRegistry, health: Health, logger: Logger) {
         self.listener = listener
         self.registry = registry
+        self.health = health
         self.logger = logger
     }
 
@@ -554,7 +560,20 @@ private final class AcceptLoop: Sendable {
                 includeBody
             )
         case "/healthz":
+            let stalled = health.stalled()
+            guard stalled.isEmpty else {
+                return (HTTPResponse(status: "503 Service Unavailable",
+                                     body: Array(("stalled: " + stalled.joined(separator: ", ") + "\n").utf8)), includeBody)
+            }
             return (HTTPResponse(status: "200 OK", body: Array("ok".utf8)), includeBody)
+        case "/readyz":
+            let notReady = health.notReady()
+            guard notReady.isEmpty, health.hasReadyComponent else {
+                let reasons = notReady.isEmpty ? ["not connected yet"] : notReady
+                return (HTTPResponse(status: "503 Service Unavailable",
+                                     body: Array(("not ready: " + reasons.joined(separator: "; ") + "\n").utf8)), includeBody)
+            }
+            return (HTTPResponse(status: "200 OK", body: Array("ready".utf8)), includeBody)
         default:
             return (.notFound, includeBody)
         }

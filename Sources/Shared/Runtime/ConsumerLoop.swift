@@ -24,6 +24,8 @@ final class ConsumerLoop {
     private var lastDepthCheck = ContinuousClock.now - .seconds(60)
     private var lastIdle = ContinuousClock.now
     private var lastSweep = ContinuousClock.now - .seconds(3_600)
+    /// This loop in ``Health``: progress each turn, ready while connected to both servers with a current schema.
+    private let healthName: String
 
     private let batchTimer: Metrics.Timer
     private let batchSizeRecorder: Recorder
@@ -51,6 +53,8 @@ final class ConsumerLoop {
         queueDepthGauge = Gauge(label: "schoolict_queue_messages_ready", dimensions: dimensions)
         consumersGauge = Gauge(label: "schoolict_queue_consumers", dimensions: dimensions)
         reconnects = Counter(label: "schoolict_reconnects_total", dimensions: dimensions)
+        healthName = Health.name("consumer-\(settings.queue)")
+        Health.shared.ready(healthName, false, reason: "connecting")
     }
 
     func run() {
@@ -60,6 +64,7 @@ final class ConsumerLoop {
                 try consumeUntilStopped()
             } catch {
                 logger.warning("connection lost or failed; reconnecting", metadata: ["error": "\(error)"])
+                Health.shared.ready(healthName, false, reason: Self.reason(error))
                 reconnects.increment()
                 closeAMQP(graceful: false)
                 database.closeIfDead()
@@ -68,7 +73,18 @@ final class ConsumerLoop {
         }
         closeAMQP(graceful: true)
         database.close()
+        Health.shared.remove(healthName)
         logger.info("consumer stopped")
+    }
+
+    /// What `/readyz` says of a failure: its kind, never a URL or a password.
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case is AMQPError: "broker: " + ((error as? AMQPError)?.code.rawValue ?? "error")
+        case let error as PostgresError: "database: \(error.code)"
+        case let error as Migrator.SchemaBehind: "schema behind: migrations \(error.missing) missing"
+        default: "error"
+        }
     }
 
     private func connect() throws {
@@ -83,6 +99,7 @@ final class ConsumerLoop {
             self.consumer = consumer
             logger.info("consuming", metadata: ["amqp.url": "\(url)", "amqp.prefetch": "\(settings.prefetch)"])
         }
+        Health.shared.ready(healthName, true)
         backoff.reset()
     }
 
@@ -102,6 +119,7 @@ final class ConsumerLoop {
     private func consumeUntilStopped() throws {
         while !stop.isStopped {
             guard let consumer else { return }
+            Health.shared.progress(healthName)
             reportQueueDepth(consumer)
             guard let first = try consumer.nextDelivery(timeout: .milliseconds(200)) else {
                 try idleIfDue()
@@ -152,6 +170,8 @@ final class ConsumerLoop {
     private func idleIfDue() throws {
         guard ContinuousClock.now - lastIdle > .seconds(1) else { return }
         lastIdle = .now
+        // A database that went away while no delivery came is noticed here, within seconds (`/readyz`).
+        try database.connected().execute("SELECT 1")
         if try handler.idle(database: database.connected()) { relay.notify() }
         if configuration.retentionDays > 0, ContinuousClock.now - lastSweep > .seconds(3_600) {
             lastSweep = .now

@@ -17,6 +17,7 @@ final class RelayLoop {
     private let signal: RelaySignal
     private let stop: StopSignal
     private let logger: Logger
+    private let name: String
     private let database: DatabaseSession
     private var publisher: AMQPConnection?
     private var backoff = Backoff(base: 0.2, maximum: 15)
@@ -31,6 +32,7 @@ final class RelayLoop {
         self.configuration = configuration
         self.signal = signal
         self.stop = stop
+        self.name = name
         var logger = logger
         logger[metadataKey: "relay"] = "\(name)"
         self.logger = logger
@@ -43,7 +45,10 @@ final class RelayLoop {
     }
 
     func run() {
+        let health = Health.name("relay-\(name)")
+        defer { Health.shared.remove(health) }
         while !stop.isStopped {
+            Health.shared.progress(health)
             do {
                 let count = try relayOnce()
                 backoff.reset()

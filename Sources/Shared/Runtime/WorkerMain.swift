@@ -1,10 +1,37 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// The common start of every worker: configuration, logging and metrics bootstrapped once, then the
 /// worker's services under a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT.
 public enum WorkerMain {
+    /// Answers `--help` and `--version` (and refuses any other argument, status 64) without starting.
+    public static func handleArguments(name: String, summary: String,
+                                       arguments: [String] = Array(CommandLine.arguments.dropFirst())) {
+        guard let first = arguments.first else { return }
+        switch first {
+        case "--version":
+            print("\(name) \(SchoolICT.version)")
+            exit(0)
+        case "--help", "-h":
+            print("""
+                \(name) \(SchoolICT.version): \(summary)
+
+                Usage: \(name) [--help | --version]
+                Runs until SIGTERM or SIGINT (graceful: finishes and acknowledges the batch in flight).
+                Configuration comes from the environment (docs/asyncapi.yaml, "Configuration"): AMQP_URL,
+                DATABASE_URL, SCHOOLICT_NOW, METRICS_PORT, METRICS_HOST, LOG_LEVEL, BATCH_SIZE, BATCH_MAX_BYTES,
+                BATCH_MAX_WAIT_MS, PREFETCH, CONSUMERS, MAX_MESSAGE_BYTES, RETENTION_DAYS; any of them may be read
+                from a file named by NAME_FILE. With METRICS_PORT: /metrics, /healthz (liveness), /readyz (readiness).
+                """)
+            exit(0)
+        default:
+            FileHandle.standardError.write(Data("\(name): unknown argument '\(first.prefix(64))' (try --help)\n".utf8))
+            exit(64)
+        }
+    }
+
     /// Runs until a signal stops it. Exits with status 78 (EX_CONFIG) on a configuration error.
     public static func run(name: String, services makeServices: @Sendable (Configuration, Logger) throws -> [any Service]) async {
         let configuration: Configuration
@@ -16,6 +43,7 @@ public enum WorkerMain {
         }
         _ = LogSetup.bootstrap(configuration)
         let registry = MetricsSetup.bootstrap()
+        Gauge(label: "schoolict_build_info", dimensions: [("version", SchoolICT.version), ("worker", name)]).record(1)
         let logger = Logger(label: "schoolict.\(name)")
         logger.info("starting", metadata: ["config": "\(configuration.redactedDescription)"])
         do {
