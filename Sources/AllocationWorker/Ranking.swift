@@ -54,6 +54,6 @@ enum Lottery {
     /// `sha256(campaign ":" school_code ":" student_ref)` in lowercase hex; the database computes the same
     /// (`AllocationStore.lotterySQL`).
     static func ticket(campaign: String, schoolCode: String, studentRef: String) -> String {
-        SHA256.hex(Array("\(campaign):\(schoolCode):\(studentRef)".utf8))
+        SHA256.hexDigest(of: Array("\(campaign):\(schoolCode):\(studentRef)".utf8))
     }
 }

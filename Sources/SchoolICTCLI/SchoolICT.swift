@@ -31,7 +31,7 @@ enum Broker {
 
     /// A message id derived from the content, so publishing the same thing twice has its effect once.
     static func contentID(_ routingKey: String, _ body: [UInt8]) -> String {
-        "\(routingKey)-" + String(SHA256.hex(body).prefix(32))
+        "\(routingKey)-" + String(SHA256.hexDigest(of: body).prefix(32))
     }
 }
 

@@ -21,7 +21,7 @@ struct AllocationIntegrationTests {
 
     /// `Lottery.ticket` as the contract defines it (the unit tests check the worker's against the same values).
     static func ticket(_ school: String, _ ref: String, campaign: String = Seed.campaign) -> String {
-        SHA256.hex(Array("\(campaign):\(school):\(ref)".utf8))
+        SHA256.hexDigest(of: Array("\(campaign):\(school):\(ref)".utf8))
     }
 
     // MARK: (a) the lottery

@@ -591,8 +591,8 @@ struct SubmissionWorkerIntegrationTests {
                 F.submission("equipment_inventory", id: "missing-fields", body: ["campaign": .string(F.greekCampaign)]),
                 F.inventory(id: "valid-after", items: [F.item("desktop", quantity: 1, year: 2015)]),
             ]
-            let noIDOutcomeID = "sha256-" + SHA256.hex(noIDBody)
-            let garbageOutcomeID = "sha256-" + SHA256.hex(garbage)
+            let noIDOutcomeID = "sha256-" + SHA256.hexDigest(of: noIDBody)
+            let garbageOutcomeID = "sha256-" + SHA256.hexDigest(of: garbage)
             try harness.publish(messages)
             let outcomes = try harness.awaitOutcomes(["not-json", "json-array", noIDOutcomeID, garbageOutcomeID,
                                                       "unknown-type", "missing-fields", "valid-after"])

@@ -98,12 +98,12 @@ struct IncomingMessageTests {
             exchange: Self.submissions, routingKey: "equipment_inventory", messageID: rawID, body: body)))
         #expect(Self.errors(outcome).map(\.code) == [.malformed])
         #expect(Self.errors(outcome).map(\.field) == ["message_id"])
-        #expect(outcome.messageID == "sha256-" + SHA256.hex(body))
+        #expect(outcome.messageID == "sha256-" + SHA256.hexDigest(of: body))
         #expect(outcome.messageID.count == 7 + 64)
         #expect(outcome.campaign == "gr-ict-2022")
         #expect(outcome.schoolCode == "0551010")
         #expect(outcome.routingKey == "submission.rejected.equipment_inventory")
-        #expect(outcome.message.messageID == "outcome-sha256-" + SHA256.hex(body))
+        #expect(outcome.message.messageID == "outcome-sha256-" + SHA256.hexDigest(of: body))
     }
 
     @Test("the derived id: same body, same id; different body, different id")
@@ -117,7 +117,7 @@ struct IncomingMessageTests {
         #expect(id(body) == id(body))
         #expect(id(Array(body)) == id(body))
         #expect(id(body) != id(other))
-        #expect(id(Array("not json".utf8)) == "sha256-" + SHA256.hex(Array("not json".utf8)))
+        #expect(id(Array("not json".utf8)) == "sha256-" + SHA256.hexDigest(of: Array("not json".utf8)))
         #expect(id(Array("not json".utf8)) != id(Array("not json!".utf8)))
         // The donation's target school names the outcome's school.
         let outcome = try #require(Self.rejection(IncomingMessage.classify(

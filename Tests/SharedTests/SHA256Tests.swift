@@ -39,7 +39,7 @@ struct SHA256Tests {
 
     @Test("known digests", arguments: vectors)
     func digest(_ vector: Vector) {
-        #expect(SHA256.hex(vector.input) == vector.digest)
+        #expect(SHA256.hexDigest(of: vector.input) == vector.digest)
         let bytes = SHA256.hash(vector.input)
         #expect(bytes.count == 32)
         let hex = bytes.map { String($0, radix: 16) }.map { $0.count == 1 ? "0" + $0 : $0 }.joined()
@@ -49,9 +49,9 @@ struct SHA256Tests {
     @Test("any collection of bytes: a slice or a string's UTF-8 hashes like the array")
     func collections() {
         let text = "Nguyễn Văn An"
-        #expect(SHA256.hex(text.utf8) == SHA256.hex(Array(text.utf8)))
+        #expect(SHA256.hexDigest(of: text.utf8) == SHA256.hexDigest(of: Array(text.utf8)))
         let padded: [UInt8] = [0xFF] + Array("abc".utf8) + [0xFF]
-        #expect(SHA256.hex(padded[1..<4]) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abd".utf8)) != SHA256.hex(Array("abc".utf8)))
+        #expect(SHA256.hexDigest(of: padded[1..<4]) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hexDigest(of: Array("abd".utf8)) != SHA256.hexDigest(of: Array("abc".utf8)))
     }
 }

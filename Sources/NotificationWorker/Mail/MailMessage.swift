@@ -22,7 +22,7 @@ struct MailMessage: Sendable {
     /// The boundary between the parts. `=_` cannot occur in quoted-printable or base64 output, so no part can
     /// contain it.
     var boundary: String {
-        "=_schoolict_" + SHA256.hex(SHA256.hash(Array(messageID.utf8))).prefix(24)
+        "=_schoolict_" + SHA256.hexDigest(of: SHA256.hash(Array(messageID.utf8))).prefix(24)
     }
 
     /// The message in wire form (CRLF line ends), ready for `DATA`.

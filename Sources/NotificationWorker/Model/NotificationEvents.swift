@@ -13,7 +13,7 @@ enum NotificationEvents {
         ]
         if let school = record.schoolCode { body["school_code"] = .string(school) }
         // One event per key: a crash that re-records the same e-mail stores (and publishes) the same message id.
-        let digest = SHA256.hex(SHA256.hash(Array(record.dedupKey.utf8)))
+        let digest = SHA256.hexDigest(of: Array(record.dedupKey.utf8))
         return AMQPMessage(exchange: Topology.Exchange.events, routingKey: sentRoutingKey,
                            messageID: "notification-sent-" + digest.prefix(40), body: JSONValue.object(body).serialized())
     }

@@ -31,7 +31,7 @@ struct NotificationKey: Hashable, Sendable {
     /// The `Message-ID` header, derived from the key alone (plus the sender's domain), so a message sent again
     /// after a crash carries the same one and mail systems can drop the copy.
     func messageID(domain: String) -> String {
-        let digest = SHA256.hex(SHA256.hash(Array(text.utf8)))
+        let digest = SHA256.hexDigest(of: SHA256.hash(Array(text.utf8)))
         return "<\(digest.prefix(40)).\(kind.rawValue)@\(domain)>"
     }
 

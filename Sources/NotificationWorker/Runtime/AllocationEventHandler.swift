@@ -87,7 +87,7 @@ final class AllocationEventHandler: BatchHandler {
     static func messageID(of delivery: AMQPDelivery) -> String {
         if let id = delivery.messageID, !id.isEmpty { return id }
         if let raw = delivery.rawMessageID, !raw.isEmpty { return MessageID.derivedForInvalid(rawID: raw, body: delivery.body) }
-        return "body-sha256-" + SHA256.hex(SHA256.hash(delivery.body))
+        return "body-sha256-" + SHA256.hexDigest(of: SHA256.hash(delivery.body))
     }
 
     /// A run id as the AllocationWorker makes them (`run-…`, at most 255 bytes of text); anything else is forged.

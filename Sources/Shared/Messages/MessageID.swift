@@ -27,7 +27,7 @@ public enum MessageID {
     /// from a message's id (`run-…`, `procurement-planned-…`) can always be published and stay distinct.
     public static func fitting(_ id: String) -> String {
         guard id.utf8.count > maximumBytes else { return id }
-        let digest = "-sha256-" + SHA256.hex(Array(id.utf8))
+        let digest = "-sha256-" + SHA256.hexDigest(of: Array(id.utf8))
         var prefix = Substring(id.prefix(64))
         while prefix.utf8.count > 64 { prefix = prefix.dropLast() }
         return prefix + digest
@@ -35,7 +35,7 @@ public enum MessageID {
 
     /// The id of a message that has none: the same body always gets the same id.
     public static func derivedForMissing(body: [UInt8]) -> String {
-        "sha256-" + SHA256.hex(body)
+        "sha256-" + SHA256.hexDigest(of: body)
     }
 
     /// The id of a message whose `message_id` breaks the rules: derived from the raw id bytes (length-prefixed)
@@ -44,7 +44,7 @@ public enum MessageID {
         var input: [UInt8] = withUnsafeBytes(of: UInt64(rawID.count).littleEndian, Array.init)
         input += rawID
         input += body
-        return "invalid-id-sha256-" + SHA256.hex(input)
+        return "invalid-id-sha256-" + SHA256.hexDigest(of: input)
     }
 }
 

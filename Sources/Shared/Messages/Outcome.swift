@@ -58,7 +58,7 @@ public struct Outcome: Sendable, Equatable {
 
     public static func outcomeID(for messageID: String) -> String {
         let id = "outcome-" + messageID
-        return id.utf8.count <= 255 ? id : "outcome-sha256-" + SHA256.hex(Array(messageID.utf8))
+        return id.utf8.count <= 255 ? id : "outcome-sha256-" + SHA256.hexDigest(of: Array(messageID.utf8))
     }
 
     public var body: JSONValue {
