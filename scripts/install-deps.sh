@@ -14,6 +14,10 @@ for pkg in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
+# Tools the test command checks the deployment files with, from Debian when the machine has none of its own:
+# promtool (alert rules) and kubectl (renders the Kubernetes manifests with its built-in kustomize).
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v kubectl >/dev/null || missing+=(kubernetes-client)
 
 if ((${#missing[@]})); then
   SUDO=()

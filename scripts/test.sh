@@ -14,6 +14,8 @@ source .data/env.sh
 
 echo "== docker-compose.yml"
 scripts/validate-compose.sh
+echo "== deployment files (alert rules, dashboard, Kubernetes)"
+scripts/check-deploy.sh
 
 echo "== build"
 mkdir -p .data/logs
