@@ -9,7 +9,7 @@
 #   provision  (after a build) `schoolict provision` for the default vhost and database: least-privilege
 #           users and roles, one URL per principal in .data/secrets/ (amqp-<user>.url, db-<role>.url)
 # Ports (environment, defaults): SCHOOLICT_AMQP_PORT=56720 SCHOOLICT_AMQPS_PORT=56721 (TLS, with a local CA
-#   made here: .data/rabbitmq/tls/ca.pem) SCHOOLICT_AMQP_MGMT_PORT=15680 SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
+#   made here: .data/rabbitmq/tls/ca.pem) SCHOOLICT_AMQP_MGMT_PORT=15680 SCHOOLICT_AMQP_PROMETHEUS_PORT=15693 SCHOOLICT_AMQP_DIST_PORT=25680 SCHOOLICT_EPMD_PORT=43690 SCHOOLICT_PG_PORT=54329
 #   SCHOOLICT_SMTP_PORT=25250; SCHOOLICT_START_TIMEOUT=60 bounds every wait (seconds);
 #   SCHOOLICT_MAX_MESSAGE_BYTES=4194304 is the broker's max_message_size (match the workers' MAX_MESSAGE_BYTES).
 # Logs: .data/logs/. Test mail: .data/mail/*.eml (failure injection: echo 4xx > .data/mail/.mode).
@@ -26,6 +26,7 @@ TIMEOUT=${SCHOOLICT_START_TIMEOUT:-60}
 AMQP_PORT=${SCHOOLICT_AMQP_PORT:-56720}
 AMQPS_PORT=${SCHOOLICT_AMQPS_PORT:-56721}
 MGMT_PORT=${SCHOOLICT_AMQP_MGMT_PORT:-15680}
+PROM_PORT=${SCHOOLICT_AMQP_PROMETHEUS_PORT:-15693}
 DIST_PORT=${SCHOOLICT_AMQP_DIST_PORT:-25680}
 EPMD_PORT=${SCHOOLICT_EPMD_PORT:-43690}
 PG_PORT=${SCHOOLICT_PG_PORT:-54329}
@@ -153,13 +154,17 @@ ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
 management.tcp.ip = 127.0.0.1
 management.tcp.port = $MGMT_PORT
+# RabbitMQ's own metrics (deploy/grafana, deploy/prometheus): per queue, so dead letters can raise an alert.
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = $PROM_PORT
+prometheus.return_per_object_metrics = true
 # The largest message the broker takes: the workers' MAX_MESSAGE_BYTES (default 4 MiB), so an oversized
 # submission is refused to the portal when it publishes (406), not carried to a worker.
 max_message_size = ${SCHOOLICT_MAX_MESSAGE_BYTES:-4194304}
 log.console = false
 log.file.level = info
 EOF
-  echo '[rabbitmq_management].' >"$RMQ_DIR/enabled_plugins"
+  echo '[rabbitmq_management,rabbitmq_prometheus].' >"$RMQ_DIR/enabled_plugins"
 
   # Our own epmd, so that it has a PID to stop and listens on loopback only.
   if ! alive "$DATA/epmd.pid" epmd; then
@@ -286,6 +291,7 @@ write_env() {
       SCHOOLICT_AMQP_CA_CERT "$RMQ_DIR/tls/ca.pem" \
       SCHOOLICT_MAIL_DIR "$MAIL_DIR" \
       RABBITMQ_MGMT_URL "http://127.0.0.1:$MGMT_PORT" \
+      RABBITMQ_PROMETHEUS_URL "http://127.0.0.1:$PROM_PORT/metrics" \
       SCHOOLICT_MANAGEMENT_URL "http://guest:guest@127.0.0.1:$MGMT_PORT" \
       SCHOOLICT_SECRETS_DIR "$DATA/secrets" \
       SCHOOLICT_DATABASE_TLS_URL "postgresql://postgres@localhost:$PG_PORT/schoolict?sslmode=verify-full&sslrootcert=$RMQ_DIR/tls/ca.pem"
