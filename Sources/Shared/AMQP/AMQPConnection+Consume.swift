@@ -34,7 +34,7 @@ extension AMQPConnection {
         defer { amqp_destroy_envelope(&envelope) }
         let properties = envelope.message.properties
         let flags = properties._flags
-        return AMQPDelivery(
+        var delivery = AMQPDelivery(
             deliveryTag: envelope.delivery_tag,
             redelivered: envelope.redelivered != 0,
             exchange: envelope.exchange.string,
@@ -49,6 +49,8 @@ extension AMQPConnection {
             body: envelope.message.body.byteArray,
             userID: flags & CAMQP_PROPS_USER_ID != 0 ? properties.user_id.byteArray : nil
         )
+        if flags & CAMQP_PROPS_HEADERS != 0 { delivery.death = Self.death(in: properties.headers) }
+        return delivery
     }
 
     /// A frame other than a delivery arrived: a closed channel or a cancelled consumer ends consuming.
@@ -104,6 +106,48 @@ extension AMQPConnection {
             _ = amqp_basic_cancel(state, channel, camqp_bytes(t))
         }
         try check(amqp_get_rpc_reply(state), "basic.cancel")
+    }
+
+    /// The first entry of an `x-death` header (the broker puts the latest death first).
+    static func death(in table: amqp_table_t) -> DeathRecord? {
+        guard let value = Self.value(named: "x-death", in: table), UInt32(value.kind) == AMQP_FIELD_KIND_ARRAY.rawValue,
+              value.value.array.num_entries > 0, let first = value.value.array.entries?[0],
+              UInt32(first.kind) == AMQP_FIELD_KIND_TABLE.rawValue else { return nil }
+        let entry = first.value.table
+        func text(_ name: String) -> String {
+            guard let field = Self.value(named: name, in: entry) else { return "" }
+            switch UInt32(field.kind) {
+            case AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue: return field.value.bytes.string
+            default: return ""
+            }
+        }
+        var routingKey = ""
+        if let keys = Self.value(named: "routing-keys", in: entry), UInt32(keys.kind) == AMQP_FIELD_KIND_ARRAY.rawValue,
+           keys.value.array.num_entries > 0, let key = keys.value.array.entries?[0] {
+            routingKey = key.value.bytes.string
+        }
+        var count = 0
+        if let field = Self.value(named: "count", in: entry) {
+            switch UInt32(field.kind) {
+            case AMQP_FIELD_KIND_I64.rawValue: count = Int(field.value.i64)
+            case AMQP_FIELD_KIND_U64.rawValue: count = Int(clamping: field.value.u64)
+            case AMQP_FIELD_KIND_I32.rawValue: count = Int(field.value.i32)
+            default: break
+            }
+        }
+        let time = Self.value(named: "time", in: entry).flatMap {
+            UInt32($0.kind) == AMQP_FIELD_KIND_TIMESTAMP.rawValue ? $0.value.u64 : nil
+        }
+        return DeathRecord(reason: text("reason"), count: count, queue: text("queue"), exchange: text("exchange"),
+                           routingKey: routingKey, time: time)
+    }
+
+    private static func value(named name: String, in table: amqp_table_t) -> amqp_field_value_t? {
+        guard table.num_entries > 0, let entries = table.entries else { return nil }
+        for index in 0..<Int(table.num_entries) where entries[index].key.string == name {
+            return entries[index].value
+        }
+        return nil
     }
 
     /// Reads `x-delivery-count` (set by quorum queues on redelivery) from a headers table.

@@ -36,6 +36,26 @@ public struct AMQPMessage: Sendable, Equatable {
     }
 }
 
+/// Where and why the broker dead-lettered a message: the first (latest) entry of its `x-death` header.
+public struct DeathRecord: Sendable, Equatable {
+    public var reason: String
+    public var count: Int
+    public var queue: String
+    public var exchange: String
+    public var routingKey: String
+    /// Seconds since 1970, as the broker stamped it.
+    public var time: UInt64?
+
+    public init(reason: String, count: Int, queue: String, exchange: String, routingKey: String, time: UInt64?) {
+        self.reason = reason
+        self.count = count
+        self.queue = queue
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.time = time
+    }
+}
+
 /// A message delivered to a consumer, copied out of rabbitmq-c's buffers.
 public struct AMQPDelivery: Sendable {
     public var deliveryTag: UInt64
@@ -55,6 +75,8 @@ public struct AMQPDelivery: Sendable {
     /// The `user_id` property: RabbitMQ refuses a publish whose `user_id` is not the connection's user, so when
     /// present it names who published (kept only when it is valid text, like a message id).
     public var userID: String?
+    /// For a dead letter, where it died (`x-death`).
+    public var death: DeathRecord?
 
     public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
                 messageID: String?, correlationID: String? = nil, contentType: String? = nil,
