@@ -16,6 +16,8 @@ echo "== docker-compose.yml"
 scripts/validate-compose.sh
 echo "== deployment files (alert rules, dashboard, Kubernetes)"
 scripts/check-deploy.sh
+echo "== contract (docs/asyncapi.yaml against the AsyncAPI 2.6.0 schema, examples against their schemas)"
+scripts/check-contract.sh
 
 echo "== build"
 mkdir -p .data/logs
