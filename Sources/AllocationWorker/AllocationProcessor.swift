@@ -43,7 +43,7 @@ final class AllocationProcessor: BatchHandler {
             if seenKeys.insert(key).inserted {
                 let subject = IncomingMessage.identify(delivery).subject
                 commands.append(ClaimedCommand(key: key, id: message.messageID, message: message, subject: subject,
-                                               publishedBy: delivery.userID))
+                                               publishedBy: delivery.userID, trace: delivery.trace))
             }
         }
         var result = try database.transaction { database in
@@ -109,6 +109,16 @@ final class AllocationProcessor: BatchHandler {
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
 
+    /// Events a command caused carry its trace, each with a span of its own.
+    static func traced(_ events: [AMQPMessage], _ trace: TraceContext?) -> [AMQPMessage] {
+        guard let trace else { return events }
+        return events.map { event in
+            var event = event
+            event.trace = trace.child()
+            return event
+        }
+    }
+
     /// A command delivery and the key its id is claimed under.
     private struct ClaimedCommand {
         var key: String
@@ -116,6 +126,7 @@ final class AllocationProcessor: BatchHandler {
         var message: IncomingMessage
         var subject: Outcome.Subject
         var publishedBy: String?
+        var trace: TraceContext?
     }
 
     private func process(commands: [ClaimedCommand], triggered: Set<String>,
@@ -147,17 +158,18 @@ final class AllocationProcessor: BatchHandler {
             case .command(_, .allocationRun(let command)):
                 let (commandOutcome, runEvents) = try allocate(command, id: id, database: database)
                 outcome = commandOutcome
-                events += runEvents
+                events += Self.traced(runEvents, claimed.trace)
                 if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
             case .command(_, .procurementPlan(let command)):
                 let (planOutcome, planEvents) = try plan(command, id: id, database: database)
                 outcome = planOutcome
-                events += planEvents
+                events += Self.traced(planEvents, claimed.trace)
             case .command(_, let other):
                 outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
             }
             outcome.publishedBy = claimed.publishedBy
+            outcome.trace = claimed.trace
             outcomes.append(outcome.message)
             result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
         }

@@ -75,9 +75,10 @@ final class SubmissionProcessor: BatchHandler {
         logger.error("message failed on its own; dead-lettering it",
                      metadata: ["submission.id": "\(message.messageID)", "db.sqlstate": "\(error.sqlState ?? "")",
                                 "db.constraint": "\(error.constraint ?? "")"])
-        let outcome = Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
+        var outcome = Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
                                        [FieldError(.processingFailed, field: "",
                                                    "the message could not be stored; it is kept for an operator")])
+        outcome.trace = delivery.trace
         try Outbox.store([outcome.message], transient: true, database: database)
         return BatchResult(deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
     }
@@ -140,7 +141,11 @@ final class SubmissionProcessor: BatchHandler {
             }
         }
         try flush()
-        for key in Array(outcomes.keys) { outcomes[key]?.publishedBy = deliveries[firstIndex[key]!].userID }
+        for key in Array(outcomes.keys) {
+            let delivery = deliveries[firstIndex[key]!]
+            outcomes[key]?.publishedBy = delivery.userID
+            outcomes[key]?.trace = delivery.trace
+        }
 
         // Each outcome serialised once, for the outbox and for publishing.
         var outcomeMessages: [String: AMQPMessage] = [:]

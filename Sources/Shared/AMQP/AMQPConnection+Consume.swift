@@ -49,7 +49,11 @@ extension AMQPConnection {
             body: envelope.message.body.byteArray,
             userID: flags & CAMQP_PROPS_USER_ID != 0 ? properties.user_id.byteArray : nil
         )
-        if flags & CAMQP_PROPS_HEADERS != 0 { delivery.death = Self.death(in: properties.headers) }
+        if flags & CAMQP_PROPS_HEADERS != 0 {
+            delivery.death = Self.death(in: properties.headers)
+            delivery.trace = TraceContext(traceparent: Self.text(named: "traceparent", in: properties.headers),
+                                          tracestate: Self.text(named: "tracestate", in: properties.headers))
+        }
         return delivery
     }
 
@@ -140,6 +144,17 @@ extension AMQPConnection {
         }
         return DeathRecord(reason: text("reason"), count: count, queue: text("queue"), exchange: text("exchange"),
                            routingKey: routingKey, time: time)
+    }
+
+    /// A text header (bounded: longer values are not read).
+    static func text(named name: String, in table: amqp_table_t) -> String? {
+        guard let field = value(named: name, in: table) else { return nil }
+        switch UInt32(field.kind) {
+        case AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue:
+            return field.value.bytes.len <= 1_024 ? field.value.bytes.string : nil
+        default:
+            return nil
+        }
     }
 
     private static func value(named name: String, in table: amqp_table_t) -> amqp_field_value_t? {

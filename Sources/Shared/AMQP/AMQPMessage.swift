@@ -15,6 +15,21 @@ public struct AMQPMessage: Sendable, Equatable {
     /// The `user_id` property, sent when set: RabbitMQ checks that it names the connection's user.
     public var userID: String?
 
+    /// The W3C trace context in ``headers``, if any.
+    public var trace: TraceContext? {
+        get {
+            func text(_ name: String) -> String? {
+                guard case .string(let value)? = headers.first(where: { $0.0 == name })?.1 else { return nil }
+                return value
+            }
+            return TraceContext(traceparent: text("traceparent"), tracestate: text("tracestate"))
+        }
+        set {
+            headers.removeAll { $0.0 == "traceparent" || $0.0 == "tracestate" }
+            headers += newValue?.headers ?? []
+        }
+    }
+
     public static func == (lhs: AMQPMessage, rhs: AMQPMessage) -> Bool {
         lhs.exchange == rhs.exchange && lhs.routingKey == rhs.routingKey && lhs.messageID == rhs.messageID
             && lhs.correlationID == rhs.correlationID && lhs.body == rhs.body && lhs.contentType == rhs.contentType
@@ -77,6 +92,8 @@ public struct AMQPDelivery: Sendable {
     public var userID: String?
     /// For a dead letter, where it died (`x-death`).
     public var death: DeathRecord?
+    /// The W3C trace context of its headers, when valid.
+    public var trace: TraceContext?
 
     public init(deliveryTag: UInt64, redelivered: Bool = false, exchange: String, routingKey: String,
                 messageID: String?, correlationID: String? = nil, contentType: String? = nil,

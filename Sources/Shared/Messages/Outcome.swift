@@ -22,6 +22,8 @@ public struct Outcome: Sendable, Equatable {
     public var omittedErrors: Int
     /// The AMQP `user_id` of the message, as the broker validated it (`published_by` in the body), if it had one.
     public var publishedBy: String?
+    /// The message's trace context: the outcome carries the same trace with a new span id.
+    public var trace: TraceContext?
 
     public init(messageID: String, subject: Subject, campaign: String?, schoolCode: String?, result: Result,
                 omittedErrors: Int = 0) {
@@ -90,8 +92,10 @@ public struct Outcome: Sendable, Equatable {
     public var message: AMQPMessage {
         let serialized = body.serialized()
         guard serialized.count <= MessageLimits.maximumOutgoingBytes else { return processingFailed.message }
-        return AMQPMessage(exchange: Topology.Exchange.events, routingKey: routingKey, messageID: outcomeMessageID,
-                           correlationID: messageID, body: serialized)
+        var message = AMQPMessage(exchange: Topology.Exchange.events, routingKey: routingKey, messageID: outcomeMessageID,
+                                  correlationID: messageID, body: serialized)
+        message.trace = trace?.child()
+        return message
     }
 
     /// This outcome's message with a `processing_failed` rejection instead: small whatever the original held.

@@ -7,21 +7,24 @@ public enum Outbox {
                              database: PostgresConnection) throws(PostgresError) {
         guard !messages.isEmpty else { return }
         try database.query("""
-            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay, transient)
-            SELECT m, e, r, c, b, true, $6 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(m, e, r, c, b)
+            INSERT INTO outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay, transient, traceparent, tracestate)
+            SELECT m, e, r, c, b, true, $6, tp, ts
+            FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $7::text[], $8::text[]) AS t(m, e, r, c, b, tp, ts)
             ON CONFLICT (message_id, routing_key) DO NOTHING
             """, [messages.map(\.messageID), messages.map(\.exchange), messages.map(\.routingKey),
-                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, transient])
+                  messages.map(\.correlationID), messages.map { String(decoding: $0.body, as: UTF8.self) }, transient,
+                  messages.map { $0.trace?.traceparent }, messages.map { $0.trace?.state }])
     }
 
     /// Stores the outcomes of messages whose keys were just claimed (so none can be stored yet), with COPY: the
     /// submission hot path. A conflict fails the statement (and the caller's transaction).
     public static func storeClaimed(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
         guard !messages.isEmpty else { return }
-        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay) FROM STDIN",
-                                rows: messages.lazy.map { message in
+        _ = try database.copyIn("""
+            COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay, traceparent, tracestate) FROM STDIN
+            """, rows: messages.lazy.map { message in
             [message.messageID, message.exchange, message.routingKey, message.correlationID,
-             String(decoding: message.body, as: UTF8.self), "t"]
+             String(decoding: message.body, as: UTF8.self), "t", message.trace?.traceparent, message.trace?.state]
         })
     }
 
@@ -39,10 +42,11 @@ public enum Outbox {
     /// ids are unique per run, so a conflict is a bug and fails the caller's transaction.
     public static func storeForRelay(_ messages: [AMQPMessage], database: PostgresConnection) throws(PostgresError) {
         guard !messages.isEmpty else { return }
-        _ = try database.copyIn("COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay) FROM STDIN",
-                                rows: messages.lazy.map { message in
+        _ = try database.copyIn("""
+            COPY outbox (message_id, exchange, routing_key, correlation_id, body, needs_relay, traceparent, tracestate) FROM STDIN
+            """, rows: messages.lazy.map { message in
             [message.messageID, message.exchange, message.routingKey, message.correlationID,
-             String(decoding: message.body, as: UTF8.self), "t"]
+             String(decoding: message.body, as: UTF8.self), "t", message.trace?.traceparent, message.trace?.state]
         })
     }
 
@@ -122,14 +126,14 @@ public enum Outbox {
     /// rows of a worker that crashed are simply taken by another.
     public static func pending(limit: Int, database: PostgresConnection) throws(PostgresError) -> [Pending] {
         try database.query("""
-            SELECT id, message_id, exchange, routing_key, correlation_id, body, transient FROM outbox
+            SELECT id, message_id, exchange, routing_key, correlation_id, body, transient, traceparent, tracestate FROM outbox
             WHERE needs_relay AND published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
             """, [limit]).map { row throws(PostgresError) in
-            Pending(id: try row.int(0),
-                    message: AMQPMessage(exchange: try row.string(2), routingKey: try row.string(3),
-                                         messageID: try row.string(1), correlationID: try row.optionalString(4),
-                                         body: Array(try row.string(5).utf8)),
-                    transient: try row.bool(6))
+            var message = AMQPMessage(exchange: try row.string(2), routingKey: try row.string(3),
+                                      messageID: try row.string(1), correlationID: try row.optionalString(4),
+                                      body: Array(try row.string(5).utf8))
+            message.trace = TraceContext(traceparent: try row.optionalString(7), tracestate: try row.optionalString(8))
+            return Pending(id: try row.int(0), message: message, transient: try row.bool(6))
         }
     }
 

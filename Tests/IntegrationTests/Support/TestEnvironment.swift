@@ -118,6 +118,8 @@ struct ObservedOutcome: Sendable, Equatable {
     var messageID: String?
     var correlationID: String?
     var body: JSONValue
+    /// The W3C trace context the event carried.
+    var trace: TraceContext? = nil
 
     var status: String? { body["status"]?.stringValue }
     var summary: JSONValue? { body["summary"] }
@@ -195,7 +197,7 @@ final class OutcomeCollector {
     private func record(_ delivery: AMQPDelivery) -> ObservedOutcome {
         let body = (try? JSONParser.parse(delivery.body)) ?? .string(String(decoding: delivery.body, as: UTF8.self))
         let outcome = ObservedOutcome(routingKey: delivery.routingKey, messageID: delivery.messageID,
-                                      correlationID: delivery.correlationID, body: body)
+                                      correlationID: delivery.correlationID, body: body, trace: delivery.trace)
         all.append(outcome)
         byCorrelationID[delivery.correlationID ?? "", default: []].append(outcome)
         return outcome
