@@ -58,13 +58,7 @@ final class AllocationProcessor: BatchHandler {
     /// The body is not parsed: it may be what crashes the worker.
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         guard delivery.exchange != Topology.Exchange.events else { return .deadLetter(outcome: nil) }
-        let (id, subject, _) = IncomingMessage.identify(delivery)
-        let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: id)
-        if try Outbox.isClaimed(key, database: database) {
-            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
-        }
-        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
-            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
+        return try .forMessage(delivery, queue: Self.queue, database: database)
     }
 
     /// Starts the first run of a campaign whose needs-report deadline has passed (events before the deadline do

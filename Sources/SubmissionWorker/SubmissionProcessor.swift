@@ -87,13 +87,7 @@ final class SubmissionProcessor: BatchHandler {
     /// crashes), its stored outcome again; otherwise rejected with `processing_failed` and kept in
     /// `submissions.dead`. The body is not parsed: it may be what crashes the worker.
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
-        let (id, subject, _) = IncomingMessage.identify(delivery)
-        let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: id)
-        if try Outbox.isClaimed(key, database: database) {
-            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
-        }
-        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
-            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
+        try .forMessage(delivery, queue: Self.queue, database: database)
     }
 
     private func subject(of message: IncomingMessage, delivery: AMQPDelivery) -> Outcome.Subject {

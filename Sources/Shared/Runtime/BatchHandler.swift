@@ -24,6 +24,22 @@ extension BatchHandler {
     }
 }
 
+extension PoisonVerdict {
+    /// The verdict for a submission or command on `queue`, from its properties alone (the body is not parsed: it
+    /// may be what crashes the worker): processed before → its stored outcome again; otherwise dead-lettered with
+    /// a `processing_failed` outcome.
+    public static func forMessage(_ delivery: AMQPDelivery, queue: String,
+                                  database: PostgresConnection) throws -> PoisonVerdict {
+        let (id, subject, _) = IncomingMessage.identify(delivery)
+        let key = Outbox.claimKey(queue: queue, stream: delivery.exchange, id: id)
+        if try Outbox.isClaimed(key, database: database) {
+            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
+        }
+        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
+            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
+    }
+}
+
 /// The fate of a delivery seen too often: a message processed before (its redeliveries came from lost
 /// connections, not from crashes) is acknowledged with its stored outcome; any other is kept for an operator.
 public enum PoisonVerdict: Sendable {
