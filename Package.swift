@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/yaslab/CSV.swift.git", from: "2.5.2"),
     ],
     targets: [
         .systemLibrary(
@@ -61,7 +62,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "SchoolICTCLI",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Shared",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "CSV", package: "CSV.swift"),
+            ]
         ),
         .executableTarget(
             name: "Benchmarks",
@@ -73,6 +78,7 @@ let package = Package(
         .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "SchoolICTCLITests", dependencies: ["SchoolICTCLI", "Shared"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared", "TestSupport"]),
         .testTarget(
             name: "AllocationWorkerTests",

@@ -3,17 +3,20 @@ import Foundation
 import Shared
 
 /// Loads schools from a CSV file with a header row:
-/// `school_code,name,level,region,official_email,language[,students]`.
+/// `school_code,name,level,region,official_email,language[,students]`, as Excel writes it in any locale (a UTF-8
+/// byte-order mark, `;` between fields where `,` is the decimal separator: Greek, Vietnamese, …).
 struct ImportSchools: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "import-schools",
                                                     abstract: "Publish school.upsert for every row of a CSV file.")
 
-    @Argument(help: "CSV file (UTF-8, comma-separated, double quotes for fields with commas).")
+    @Argument(help: "CSV file (UTF-8, with or without a byte-order mark; `,` or `;` between fields, found from the header).")
     var file: String
 
+    @Option(help: "The field separator, when the header does not tell (`,` or `;`).") var delimiter: String?
+
     func run() throws {
-        let text = try String(contentsOfFile: file, encoding: .utf8)
-        let rows = CSV.parse(text)
+        guard let data = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        let rows = try CSVTable.read(data, delimiter: delimiter.flatMap { $0.unicodeScalars.first })
         guard let header = rows.first else { throw ValidationError("the file is empty") }
         let required = ["school_code", "name", "level", "region", "official_email", "language"]
         let columns = Dictionary(header.enumerated().map { ($1.trimmingCharacters(in: .whitespaces), $0) },
@@ -51,42 +54,6 @@ struct ImportSchools: ParsableCommand {
         try connection.publishConfirmed(messages)
         print("published \(messages.count) school.upsert commands; \(problems) rows skipped")
         if problems > 0 { throw ExitCode(1) }
-    }
-}
-
-/// RFC 4180 CSV: quoted fields, doubled quotes, CRLF or LF.
-enum CSV {
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = []
-        var row: [String] = []
-        var field = ""
-        var quoted = false
-        var iterator = text.unicodeScalars.makeIterator()
-        var pending: Unicode.Scalar? = nil
-        while let scalar = pending ?? iterator.next() {
-            pending = nil
-            if quoted {
-                if scalar == "\"" {
-                    if let next = iterator.next() {
-                        if next == "\"" { field.unicodeScalars.append("\"") } else { quoted = false; pending = next }
-                    } else {
-                        quoted = false
-                    }
-                } else {
-                    field.unicodeScalars.append(scalar)
-                }
-                continue
-            }
-            switch scalar {
-            case "\"": quoted = true
-            case ",": row.append(field); field = ""
-            case "\r": continue
-            case "\n": row.append(field); rows.append(row); row = []; field = ""
-            default: field.unicodeScalars.append(scalar)
-            }
-        }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
     }
 }
 

@@ -22,28 +22,24 @@ struct PlanCSV: ParsableCommand {
             """, [planId, campaign])
         guard let row = rows.first else { throw ValidationError("no procurement plan found") }
         let plan = try JSONParser.parse(Array(try row.string(0).utf8))
-        print(Self.csv(plan), terminator: "")
+        print(try Self.csv(plan), terminator: "")
     }
 
     /// One header, one line per school: planned schools with their figures, then the others with a reason.
-    static func csv(_ plan: JSONValue) -> String {
-        var lines = ["school_code,region,students,working_computers,students_per_computer,needed,status"]
-        func field(_ text: String) -> String {
-            text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
-        }
+    static func csv(_ plan: JSONValue) throws -> String {
+        var rows = [["school_code", "region", "students", "working_computers", "students_per_computer", "needed", "status"]]
         for school in plan["schools"]?.arrayValue ?? [] {
             let ratio: String
             if case .number(let value)? = school["ratio"] { ratio = String(format: "%.2f", value) } else { ratio = "" }
-            lines.append([
-                field(school["school_code"]?.stringValue ?? ""), field(school["region"]?.stringValue ?? ""),
+            rows.append([
+                school["school_code"]?.stringValue ?? "", school["region"]?.stringValue ?? "",
                 String(school["students"]?.intValue ?? 0), String(school["working_computers"]?.intValue ?? 0),
                 ratio, String(school["needed"]?.intValue ?? 0), "planned",
-            ].joined(separator: ","))
+            ])
         }
         for school in plan["not_planned"]?.arrayValue ?? [] {
-            lines.append([field(school["school_code"]?.stringValue ?? ""), "", "", "", "", "",
-                          field(school["reason"]?.stringValue ?? "")].joined(separator: ","))
+            rows.append([school["school_code"]?.stringValue ?? "", "", "", "", "", "", school["reason"]?.stringValue ?? ""])
         }
-        return lines.joined(separator: "\n") + "\n"
+        return try CSVTable.write(rows)
     }
 }

@@ -11,7 +11,7 @@ struct SchoolICTCommand: AsyncParsableCommand {
         abstract: "Operate a schoolict deployment (reads AMQP_URL and DATABASE_URL like the workers).",
         version: SchoolICT.version,
         subcommands: [Publish.self, ImportSchools.self, AllocationRun.self, ProcurementPlan.self, Watch.self,
-                      Demo.self, Status.self, PlanCSV.self, Provision.self, Migrate.self, Probe.self, Dead.self]
+                      Demo.self, Status.self, PlanCSV.self, Provision.self, Migrate.self, Probe.self, Dead.self, Report.self]
     )
 }
 
