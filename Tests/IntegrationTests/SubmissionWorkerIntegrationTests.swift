@@ -713,6 +713,32 @@ struct SubmissionWorkerIntegrationTests {
         }
     }
 
+    @Test func outcomesCommittedByAKilledWorkerAreRelayedByAnotherOncePerID() throws {
+        try withWorker(batchSize: 100) { harness in
+            let load = InventoryLoad(prefix: "orphan", count: 1000)
+            // The broker refuses events: the worker commits and acknowledges, its relay cannot publish.
+            try harness.refuseEvents()
+            try harness.publish(load.messages)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try committedCount(harness, prefix: "orphan") < load.count, ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            #expect(try committedCount(harness, prefix: "orphan") == load.count)
+            // SIGKILL between commit and relay: the outcomes are orphaned in the outbox.
+            harness.workers[0].crash()
+            let orphaned = try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND message_id LIKE 'outcome-orphan-%'")
+            #expect(orphaned > 0, "nothing was left to relay: nothing was tested")
+            try harness.acceptEvents()
+            // Another worker's relay takes them: every outcome once, nothing processed twice.
+            try harness.startWorker(batchSize: 100)
+            try harness.awaitOutcomes(load.ids, timeout: .seconds(60))
+            try harness.outcomes.drain(for: .seconds(1))
+            print("orphan test: \(orphaned) outcomes orphaned by the killed worker, relayed by another")
+            try load.verify(harness)
+            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
+        }
+    }
+
     @Test func aMessageDeliveredTooOftenIsDeadLetteredUnlessItWasProcessedBefore() throws {
         try withWorker { harness in
             let processed = F.inventory(id: "often-processed", school: F.greekLyceum, items: [F.item("laptop", quantity: 3, year: 2020)])
