@@ -37,11 +37,15 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // libpq wrapped: connections, typed rows, errors with SQLSTATE, COPY. Only this target imports CPostgres.
+        .target(name: "PostgresClient", dependencies: ["CPostgres"]),
+        // SMTP over libcurl (STARTTLS, implicit TLS, AUTH, connection reuse): the NotificationWorker's alone.
+        .target(name: "Mail", dependencies: ["CCurl"]),
         .target(
             name: "Shared",
             dependencies: [
                 "CAMQP",
-                "CPostgres",
+                "PostgresClient",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -58,7 +62,7 @@ let package = Package(
         .executableTarget(name: "AllocationWorker", dependencies: ["Shared"]),
         .executableTarget(
             name: "NotificationWorker",
-            dependencies: ["Shared", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Shared", "Mail", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "SchoolICTCLI",
@@ -75,11 +79,12 @@ let package = Package(
         // What more than one test target uses: the contract's example messages, the scratch database and vhost.
         // Corpus: the decoder fuzzer's regression inputs, read from the source tree.
         .target(name: "TestSupport", dependencies: ["Shared"], path: "Tests/TestSupport", exclude: ["Corpus"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SchoolICTCLITests", dependencies: ["SchoolICTCLI", "Shared"]),
-        .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Shared", "TestSupport"]),
+        .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Mail", "Shared", "TestSupport"]),
         .testTarget(
             name: "AllocationWorkerTests",
             dependencies: ["AllocationWorker", "Shared", .product(name: "PropertyBased", package: "swift-property-based")]

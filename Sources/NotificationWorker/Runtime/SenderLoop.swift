@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Mail
 import Shared
 
 /// A sending thread: its own database connection and its own SMTP connection (one libcurl handle, reused for

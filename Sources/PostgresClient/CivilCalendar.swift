@@ -1,5 +1,5 @@
 /// Proleptic Gregorian calendar arithmetic on day counts since 1970-01-01 (Howard Hinnant's civil-date
-/// algorithms): one implementation for the ISO 8601 parser, PostgreSQL's text formats and the reminder
+/// algorithms): one implementation for PostgreSQL's text formats (here), the ISO 8601 parser and the reminder
 /// schedule.
 public enum CivilCalendar {
     /// Days since 1970-01-01 of a date.

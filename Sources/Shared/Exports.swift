@@ -1,0 +1,2 @@
+// The clients every worker uses come with Shared: `import Shared` is enough to use them.
+@_exported import PostgresClient
