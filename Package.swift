@@ -39,12 +39,15 @@ let package = Package(
         ),
         // libpq wrapped: connections, typed rows, errors with SQLSTATE, COPY. Only this target imports CPostgres.
         .target(name: "PostgresClient", dependencies: ["CPostgres"]),
+        // rabbitmq-c wrapped: connections, publish with confirms, consume, ack, topology, message ids and trace
+        // headers as the broker carries them. Only this target imports CAMQP.
+        .target(name: "AMQPClient", dependencies: ["CAMQP"]),
         // SMTP over libcurl (STARTTLS, implicit TLS, AUTH, connection reuse): the NotificationWorker's alone.
         .target(name: "Mail", dependencies: ["CCurl"]),
         .target(
             name: "Shared",
             dependencies: [
-                "CAMQP",
+                "AMQPClient",
                 "PostgresClient",
                 "CCurl",
                 .product(name: "Logging", package: "swift-log"),

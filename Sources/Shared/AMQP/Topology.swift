@@ -1,23 +1,5 @@
-/// Exchanges, queues and bindings of the message contract (`CONTRACT.md`, "Topology").
-public struct Topology: Sendable {
-    public struct Binding: Sendable, Equatable {
-        public var exchange: String
-        public var routingKey: String
-        public init(exchange: String, routingKey: String) {
-            self.exchange = exchange
-            self.routingKey = routingKey
-        }
-    }
-
-    public struct Queue: Sendable {
-        public var name: String
-        public var arguments: [(String, AMQPFieldValue)]
-        public var bindings: [Binding]
-    }
-
-    public var exchanges: [String]
-    public var queues: [Queue]
-
+/// Exchanges, queues and bindings of the message contract (`docs/asyncapi.yaml`, "Topology").
+extension Topology {
     public enum Exchange {
         public static let submissions = "schools.submissions"
         public static let commands = "schools.commands"
