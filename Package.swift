@@ -44,12 +44,13 @@ let package = Package(
         .target(name: "AMQPClient", dependencies: ["CAMQP"]),
         // SMTP over libcurl (STARTTLS, implicit TLS, AUTH, connection reuse): the NotificationWorker's alone.
         .target(name: "Mail", dependencies: ["CCurl"]),
+        // HTTP over libcurl for the RabbitMQ management API: the operator's tool and the tests.
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "Shared"]),
         .target(
             name: "Shared",
             dependencies: [
                 "AMQPClient",
                 "PostgresClient",
-                "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -71,6 +72,7 @@ let package = Package(
             name: "SchoolICTCLI",
             dependencies: [
                 "Shared",
+                "CurlHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "CSV", package: "CSV.swift"),
             ]
@@ -85,7 +87,7 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "CurlHTTP", "TestSupport"]),
         .testTarget(name: "SchoolICTCLITests", dependencies: ["SchoolICTCLI", "Shared"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Mail", "Shared", "TestSupport"]),
         .testTarget(

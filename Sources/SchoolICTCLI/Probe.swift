@@ -1,4 +1,5 @@
 import ArgumentParser
+import CurlHTTP
 import Shared
 
 /// `schoolict probe URL`: exits 0 when the URL answers 2xx (a container healthcheck: the runtime image has no curl).

@@ -1,6 +1,7 @@
+import CurlHTTP
 import Foundation
-import TestSupport
 import Testing
+import TestSupport
 
 @testable import Shared
 

@@ -1,4 +1,5 @@
 import CCurl
+import Shared
 import Foundation
 
 /// A small blocking HTTP client over libcurl, for the RabbitMQ management API (provisioning, dead letters):
