@@ -46,28 +46,8 @@ struct NotificationService: Service {
         logger.info("notification service started", metadata: [
             "notification.senders": "\(settings.senders)", "notification.interval": "\(settings.planInterval)",
         ])
-        await withGracefulShutdownHandler {
-            await Self.runThreads(threads)
-        } onGracefulShutdown: {
+        await BlockingThreads.run(threads.map { (name: $0.0, body: $0.1) }, stop: stop) {
             logger.info("graceful shutdown: finishing the messages in flight")
-            stop.stop()
-        }
-    }
-
-    /// Runs each body on a thread of its own and returns when all have returned.
-    static func runThreads(_ bodies: [(String, @Sendable () -> Void)]) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let group = DispatchGroup()
-            for (name, body) in bodies {
-                group.enter()
-                let thread = Thread {
-                    body()
-                    group.leave()
-                }
-                thread.name = name
-                thread.start()
-            }
-            group.notify(queue: .global()) { continuation.resume() }
         }
     }
 }

@@ -57,20 +57,11 @@ public struct ConsumerService: Service {
         let makeHandler = makeHandler
         let relay = relay
         let logger = logger
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    let loop = ConsumerLoop(configuration: configuration, settings: settings,
-                                            handler: makeHandler(), stop: stop, relay: relay, logger: logger)
-                    loop.run()
-                    continuation.resume()
-                }
-                thread.name = "consumer-\(settings.queue)"
-                thread.start()
-            }
-        } onGracefulShutdown: {
+        await BlockingThreads.run([("consumer-\(settings.queue)", {
+            ConsumerLoop(configuration: configuration, settings: settings, handler: makeHandler(), stop: stop,
+                         relay: relay, logger: logger).run()
+        })], stop: stop) {
             logger.info("graceful shutdown: finishing the batch in flight")
-            stop.stop()
         }
     }
 }

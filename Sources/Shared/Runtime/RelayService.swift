@@ -20,17 +20,9 @@ public struct RelayService: Service {
     public func run() async throws {
         let stop = StopSignal()
         let (configuration, signal, name, logger) = (self.configuration, self.signal, self.name, self.logger)
-        await withGracefulShutdownHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let thread = Thread {
-                    RelayLoop(configuration: configuration, signal: signal, stop: stop, name: name, logger: logger).run()
-                    continuation.resume()
-                }
-                thread.name = "relay-\(name)"
-                thread.start()
-            }
-        } onGracefulShutdown: {
-            stop.stop()
+        await BlockingThreads.run([("relay-\(name)", {
+            RelayLoop(configuration: configuration, signal: signal, stop: stop, name: name, logger: logger).run()
+        })], stop: stop) {
             signal.notify()
         }
     }
