@@ -1,6 +1,6 @@
 import Shared
 
-/// The contract's example messages (`CONTRACT.md`), copied verbatim, and a way to edit them by field path: the
+/// The contract's example messages (`docs/asyncapi.yaml`), copied verbatim, and a way to edit them by field path: the
 /// fixtures of the decoding tests and of the submission rules' tests.
 public enum ContractExamples {
     public static let equipmentInventory = """

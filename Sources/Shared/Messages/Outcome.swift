@@ -1,4 +1,4 @@
-/// The one outcome event a submission or command gets (`CONTRACT.md`, "Outcomes").
+/// The one outcome event a submission or command gets (`docs/asyncapi.yaml`, "Outcomes and event ids").
 public struct Outcome: Sendable, Equatable {
     public enum Subject: Sendable, Equatable {
         /// A submission type's wire name, or `unknown`.

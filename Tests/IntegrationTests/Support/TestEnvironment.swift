@@ -388,7 +388,7 @@ final class IntegrationHarness {
 
 // MARK: - Contract messages
 
-/// Builders for the contract's messages (`CONTRACT.md`), with a Greek equipment campaign and a Vietnamese
+/// Builders for the contract's messages (`docs/asyncapi.yaml`), with a Greek equipment campaign and a Vietnamese
 /// device-support campaign and their schools.
 enum Fixtures {
     struct School: Sendable {
