@@ -75,7 +75,9 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public var isConnectionError: Bool {
         if code == .connectionFailed || code == .connectionLost { return true }
         guard let sqlState else { return false }
-        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(sqlState)
+        // 25006: the server became a read-only standby (a failover): reconnecting finds the new primary when the
+        // URL lists several hosts with target_session_attrs=read-write. The transaction was rolled back whole.
+        return sqlState.hasPrefix("08") || ["57P01", "57P02", "57P03", "25006"].contains(sqlState)
     }
 
     /// `PostgresError(code: …, sqlState: …, message: …, constraint: …)`, safe to log (see above).

@@ -53,4 +53,24 @@ struct HealthIntegrationTests {
         #expect(outcome.routingKey == "command.accepted.school.upsert")
         try harness.checkWorkers()
     }
+
+    /// AMQP_URL lists a node that does not answer before the real one, DATABASE_URL a host that does not answer
+    /// before the real one: the worker uses those that do.
+    @Test func aWorkerSkipsABrokerAddressThatDoesNotAnswer() throws {
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        let dead = "amqp://guest:guest@127.0.0.1:\(try FreePort.next())/\(harness.virtualHost.name)"
+        // And the database in libpq's multi-host form, a host that does not answer first: libpq takes the next.
+        var database = URLComponents(string: harness.scratchDatabase.url)!
+        let realHost = "\(database.host!):\(database.port!)"
+        database.port = nil
+        database.host = nil
+        let multiHost = database.string!.replacingOccurrences(
+            of: "postgresql://postgres@", with: "postgresql://postgres@127.0.0.1:\(try FreePort.next()),\(realHost)")
+            + "?target_session_attrs=read-write"
+        try harness.startWorker(extra: ["AMQP_URL": dead + "," + harness.virtualHost.amqpURLString, "DATABASE_URL": multiHost])
+        let outcome = try harness.send(Fixtures.schoolUpsert(id: "via-second-node", Fixtures.greekLyceum), timeout: .seconds(30))
+        #expect(outcome.routingKey == "command.accepted.school.upsert")
+        try harness.checkWorkers()
+    }
 }

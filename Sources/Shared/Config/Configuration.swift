@@ -55,6 +55,12 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) {
         let reader = EnvironmentReader(environment: environment)
         amqpURL = try reader.url("AMQP_URL", default: Self.defaultAMQPURL, schemes: ["amqp", "amqps"])
+        // A comma-separated list names the nodes of a cluster: each must be a usable URL.
+        do {
+            _ = try BrokerEndpoints(amqpURL, shuffle: false)
+        } catch {
+            throw ConfigurationError(code: .invalidURL, variable: "AMQP_URL", message: "\(error.message.prefix(200))")
+        }
         databaseURL = try reader.url(
             "DATABASE_URL",
             default: Self.defaultDatabaseURL,

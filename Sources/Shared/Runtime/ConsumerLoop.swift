@@ -18,6 +18,7 @@ final class ConsumerLoop {
     private var logger: Logger
 
     private var consumer: AMQPConnection?
+    private let brokers: BrokerEndpoints
     private let database: DatabaseSession
     private var ledger = AckLedger()
     private var backoff = Backoff()
@@ -46,6 +47,8 @@ final class ConsumerLoop {
         self.logger = logger
         database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-\(settings.queue)",
                                    logger: logger)
+        // Validated by Configuration: this parse cannot fail.
+        brokers = try! BrokerEndpoints(configuration.amqpURL)
         let dimensions = [("queue", settings.queue)]
         batchTimer = Metrics.Timer(label: "schoolict_batch_duration_seconds", dimensions: dimensions,
                                    preferredDisplayUnit: .seconds)
@@ -91,11 +94,23 @@ final class ConsumerLoop {
         _ = try database.connected()
         if consumer == nil || consumer?.isBroken == true {
             closeAMQP(graceful: false)
-            let url = try AMQPURL(parsing: configuration.amqpURL)
-            // The topology first (declared, or checked when this user may not declare it).
-            try AMQPConnection.withContractTopology(url: url, name: connectionName + " setup").close()
-            let consumer = try AMQPConnection(url: url, name: connectionName + " consumer")
-            try consumer.startConsuming(queue: settings.queue, prefetch: UInt16(clamping: settings.prefetch))
+            // The topology first (declared, or checked when this user may not declare it), on the first node
+            // that answers; then the consumer on the same node.
+            let name = connectionName
+            let queue = settings.queue
+            let prefetch = UInt16(clamping: settings.prefetch)
+            let consumer = try brokers.connect { url throws -> AMQPConnection in
+                try AMQPConnection.withContractTopology(url: url, name: name + " setup").close()
+                let consumer = try AMQPConnection(url: url, name: name + " consumer")
+                do {
+                    try consumer.startConsuming(queue: queue, prefetch: prefetch)
+                } catch {
+                    consumer.close()
+                    throw error
+                }
+                return consumer
+            }
+            let url = brokers.preferred
             self.consumer = consumer
             logger.info("consuming", metadata: ["amqp.url": "\(url)", "amqp.prefetch": "\(settings.prefetch)"])
         }

@@ -19,6 +19,7 @@ final class RelayLoop {
     private let logger: Logger
     private let name: String
     private let database: DatabaseSession
+    private let brokers: BrokerEndpoints
     private var publisher: AMQPConnection?
     private var backoff = Backoff(base: 0.2, maximum: 15)
 
@@ -37,6 +38,8 @@ final class RelayLoop {
         logger[metadataKey: "relay"] = "\(name)"
         self.logger = logger
         database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-relay-\(name)", logger: logger)
+        // Validated by Configuration: this parse cannot fail.
+        brokers = try! BrokerEndpoints(configuration.amqpURL)
         let dimensions = [("worker", name)]
         published = Counter(label: "schoolict_events_published_total", dimensions: dimensions)
         retries = Counter(label: "schoolict_publish_retries_total", dimensions: [("queue", name)])
@@ -102,9 +105,9 @@ final class RelayLoop {
     private func connectedPublisher() throws -> AMQPConnection {
         if let publisher, !publisher.isBroken { return publisher }
         publisher?.close()
-        let url = try AMQPURL(parsing: configuration.amqpURL)
-        let connection = try AMQPConnection.withContractTopology(
-            url: url, name: "schoolict-relay@\(ProcessInfo.processInfo.hostName):\(getpid())")
+        let connection = try brokers.connect { url in
+            try AMQPConnection.withContractTopology(url: url, name: "schoolict-relay@\(ProcessInfo.processInfo.hostName):\(getpid())")
+        }
         try connection.enableConfirms()
         publisher = connection
         return connection
