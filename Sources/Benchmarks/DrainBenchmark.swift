@@ -21,7 +21,7 @@ struct DrainBenchmark: ParsableCommand {
 
     func run() throws {
         let configuration = try Configuration()
-        let url = try AMQPURL(parsing: configuration.amqpURL)
+        let url = try BrokerEndpoints(configuration.amqpURL, shuffle: false).urls[0]  // the first node of a list
         let publisher = try AMQPConnection(url: url)
         try publisher.declare(.contract)
         try publisher.enableConfirms()
@@ -101,7 +101,7 @@ struct DrainBenchmark: ParsableCommand {
         let total = max(1, rate * pacedSeconds)
         let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: count..<(count + total), schools: schools)
         let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
-        let url = try AMQPURL(parsing: try Configuration().amqpURL)
+        let url = try BrokerEndpoints(try Configuration().amqpURL, shuffle: false).urls[0]
         let origin = ContinuousClock.now
         let pacer = Thread {
             do {

@@ -30,7 +30,7 @@ struct HostileBenchmark: ParsableCommand {
     func run() throws {
         let configuration = try Configuration()
         let limit = configuration.messageLimits.maximumBodyBytes
-        let url = try AMQPURL(parsing: configuration.amqpURL)
+        let url = try BrokerEndpoints(configuration.amqpURL, shuffle: false).urls[0]  // the first node of a list
         let publisher = try AMQPConnection(url: url)
         try publisher.declare(.contract)
         try publisher.enableConfirms()
