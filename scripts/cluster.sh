@@ -53,7 +53,7 @@ node_env() { # N: set NODE_ENV to the environment of RabbitMQ node N
     ERL_EPMD_PORT="$EPMD_PORT" RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$DATA/logs/rabbit-$n"
     RABBITMQ_CONFIG_FILE="$dir/rabbitmq.conf" RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
     RABBITMQ_PID_FILE="$DATA/rabbit-$n.pid" RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
-    RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
+    RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" ERL_CRASH_DUMP="$DATA/logs/erl_crash-$n.dump"
     "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none")
 }
 ctl() { # N ARGS...: rabbitmqctl against node N
