@@ -48,6 +48,7 @@ struct DrainBenchmark: ParsableCommand {
         process = try startWorker()
         let prefix = "\(campaign)-"
         var seen = Set<Int>()
+        var duplicates = 0  // the same outcome event twice (the relay is at-least-once; portals dedupe by id)
         var firstOutcome: ContinuousClock.Instant?
         var lastOutcome = started
         var idle = 0
@@ -55,8 +56,10 @@ struct DrainBenchmark: ParsableCommand {
             guard let delivery = try watcher.nextDelivery(timeout: .seconds(1)) else { idle += 1; continue }
             idle = 0
             try watcher.ack(delivery.deliveryTag)
-            guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
-                  seen.insert(index).inserted else { continue }
+            guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)) else {
+                continue
+            }
+            guard seen.insert(index).inserted else { duplicates += 1; continue }
             firstOutcome = firstOutcome ?? .now
             lastOutcome = .now
         }
@@ -85,7 +88,7 @@ struct DrainBenchmark: ParsableCommand {
         watcher.close()
         print("""
             submissions drain: \(count) pre-published equipment_inventory messages x 10 items, one SubmissionWorker
-              outcomes received      \(seen.count)
+              outcomes received      \(seen.count) (and \(duplicates) duplicate deliveries)
               drained in             \(format(drain)) s: \(String(format: "%.0f", rate)) msg/s (worker start to last outcome; \(String(format: "%.0f", Double(seen.count) / steady)) msg/s first to last outcome)
               latency at half rate   \(latencyLine)
               CPU per message        worker \(perMessage(workerCPU)), RabbitMQ \(perMessage(brokerCPU)), PostgreSQL \(perMessage(databaseCPU)); \
