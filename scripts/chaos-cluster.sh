@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Usage: scripts/chaos-cluster.sh [COUNT]
-#   Failover under load on one machine: a fresh scripts/cluster.sh (three RabbitMQ nodes, a PostgreSQL primary and
-#   a standby), COUNT inventories (default 100000) pre-published and drained by one SubmissionWorker given every
-#   node and both database servers, while the PostgreSQL primary is stopped and its standby promoted, then RabbitMQ
-#   nodes 3 and 2 are SIGKILLed and brought back, one after the other. Prints the drain figures and checks: every inventory
-#   answered, each stored once, nothing left in the outbox. Exit 1 when a check fails. Takes a few minutes.
+#   Failover under load on one machine: a fresh scripts/cluster.sh (three RabbitMQ nodes, a PostgreSQL primary with
+#   a synchronous standby), COUNT inventories (default 100000) pre-published and drained by one SubmissionWorker
+#   given every node and both database servers, while the primary crashes (immediate stop) and the standby is
+#   promoted, then RabbitMQ nodes 3 and 2 are SIGKILLed and brought back, one after the other. Prints the drain
+#   figures and checks: every inventory answered, each stored once, nothing left in the outbox. Exit 1 when a check
+#   fails. Takes a few minutes.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -38,7 +39,7 @@ until grep -q '^pre-published' "$out" 2>/dev/null; do
     sleep 0.5
 done
 sleep 2
-scripts/cluster.sh stop-primary
+scripts/cluster.sh crash-primary
 sleep 2
 scripts/cluster.sh promote-standby
 for n in 3 2; do

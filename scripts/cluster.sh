@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/cluster.sh start|stop|status|env|kill-node N|start-node N|stop-primary|promote-standby
+# Usage: scripts/cluster.sh start|stop|status|env|kill-node N|start-node N|stop-primary|crash-primary|promote-standby|reset
 #   A three-node RabbitMQ cluster and a PostgreSQL primary with one streaming standby, as plain processes on
 #   127.0.0.1 under .data/cluster/ (no clash with scripts/servers.sh), for failover tests and demos.
 #   start            start whatever is not running, join the nodes, make the standby (pg_basebackup); write env.sh
@@ -8,7 +8,8 @@
 #   env              print .data/cluster/env.sh: SCHOOLICT_CLUSTER_AMQP_URL (the three nodes, comma-separated),
 #                    SCHOOLICT_CLUSTER_DATABASE_URL (both servers, target_session_attrs=read-write), management URL
 #   kill-node N      SIGKILL RabbitMQ node N (1-3); start-node N brings it back (it rejoins)
-#   stop-primary     stop the PostgreSQL primary (fast); promote-standby makes the standby the primary
+#   stop-primary     stop the PostgreSQL primary (fast: waits for the standby to catch up); crash-primary stops it
+#                    at once (immediate); promote-standby makes the standby the primary. Replication is synchronous.
 # Ports (environment, defaults): SCHOOLICT_CLUSTER_AMQP_PORT=56730 (nodes use 56730-56732, management 15700-15702,
 #   distribution 25700-25702), SCHOOLICT_CLUSTER_EPMD_PORT=43700, SCHOOLICT_CLUSTER_PG_PORT=54340 (standby +1).
 set -euo pipefail
@@ -138,6 +139,10 @@ pg_start() {
       start </dev/null >>"$DATA/logs/pg-standby.log" 2>&1 || die "the standby did not start"
     log "postgres standby on 127.0.0.1:$PG_STANDBY"
   fi
+  # Synchronous replication once the standby runs: a commit returns when the standby has flushed it, so a crashed
+  # primary loses nothing that was acknowledged (with asynchronous replication it may).
+  as_pg "$bin/psql" -X -q -h 127.0.0.1 -p "$PG_PRIMARY" -U postgres -d postgres \
+    -c "ALTER SYSTEM SET synchronous_standby_names = '*'" -c "SELECT pg_reload_conf()" >/dev/null
 }
 
 write_env() {
@@ -207,6 +212,10 @@ case ${1:-} in
     start_node "$n"
     wait_node "$n"
     log "node $n back"
+    ;;
+  crash-primary)
+    as_pg "$(pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m immediate -w stop >/dev/null
+    log "primary crashed (immediate stop)"
     ;;
   stop-primary)
     as_pg "$(pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m fast -w stop >/dev/null
