@@ -29,23 +29,11 @@ RMQ_BIN=/usr/lib/rabbitmq/bin
 
 log() { echo "cluster: $*"; }
 die() { echo "cluster: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pid_alive() { [[ -s $1 ]] && kill -0 "$(head -n1 "$1")" 2>/dev/null; }
-wait_until() {
-  local deadline=$((SECONDS + TIMEOUT))
-  until "$@"; do ((SECONDS < deadline)) || return 1; sleep 0.3; done
-}
+# shellcheck source=scripts/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 # No socket (TIME_WAIT included) on 127.0.0.1:PORT: after a stop, the distribution port stays in TIME_WAIT for up
 # to a minute and RabbitMQ refuses to start (dist_port_already_used).
 port_quiet() { ! grep -qi ":$(printf '%04X' "$1") " /proc/net/tcp; }
-pg_bin() {
-  if command -v pg_ctl >/dev/null; then dirname "$(readlink -f "$(command -v pg_ctl)")"; return; fi
-  local dirs=(/usr/lib/postgresql/*/bin)
-  printf '%s\n' "${dirs[@]}" | sort -V | tail -n1
-}
-
 NODE_ENV=()
 node_env() { # N: set NODE_ENV to the environment of RabbitMQ node N
   local n=$1 dir=$DATA/rabbit-$1
@@ -66,7 +54,7 @@ ctl() { # N ARGS...: rabbitmqctl against node N
 
 start_node() {
   local n=$1 dir=$DATA/rabbit-$1
-  pid_alive "$DATA/rabbit-$n.pid" && { log "node $n already running"; return; }
+  pidfile_running "$DATA/rabbit-$n.pid" && { log "node $n already running"; return; }
   mkdir -p "$dir/mnesia" "$DATA/logs/rabbit-$n" "$DATA/home"
   chmod 700 "$DATA/home"
   [[ -s $DATA/home/.erlang.cookie ]] || (umask 077 && od -An -N20 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F >"$DATA/home/.erlang.cookie")
@@ -104,7 +92,7 @@ join_nodes() {
 
 pg_start() {
   local bin
-  bin=$(pg_bin)
+  bin=$(find_pg_bin)
   local primary=$DATA/pg-primary standby=$DATA/pg-standby
   mkdir -p "$DATA/pg-run"
   if is_root; then chown postgres: "$DATA" "$DATA/pg-run"; chmod 755 "$DATA"; fi
@@ -117,7 +105,7 @@ pg_start() {
     # The standby was promoted: starting the old primary again would make two primaries (split brain).
     die "the standby was promoted, so the old primary stays down; 'scripts/cluster.sh reset' starts afresh"
   fi
-  if ! pid_alive "$primary/postmaster.pid"; then
+  if ! pidfile_running "$primary/postmaster.pid"; then
     as_pg "$bin/pg_ctl" -D "$primary" -w -t "$TIMEOUT" -o "-p $PG_PRIMARY -k $DATA/pg-run -c listen_addresses=127.0.0.1" \
       start </dev/null >>"$DATA/logs/pg-primary.log" 2>&1 || die "the primary did not start"
     log "postgres primary on 127.0.0.1:$PG_PRIMARY"
@@ -134,7 +122,7 @@ pg_start() {
       >>"$DATA/logs/pg-standby.log" 2>&1 || die "pg_basebackup failed"
     log "standby made from the primary (pg_basebackup)"
   fi
-  if ! pid_alive "$standby/postmaster.pid"; then
+  if ! pidfile_running "$standby/postmaster.pid"; then
     as_pg "$bin/pg_ctl" -D "$standby" -w -t "$TIMEOUT" -o "-p $PG_STANDBY -k $DATA/pg-run -c listen_addresses=127.0.0.1" \
       start </dev/null >>"$DATA/logs/pg-standby.log" 2>&1 || die "the standby did not start"
     log "postgres standby on 127.0.0.1:$PG_STANDBY"
@@ -173,14 +161,14 @@ case ${1:-} in
     ;;
   stop)
     for n in 1 2 3; do
-      if pid_alive "$DATA/rabbit-$n.pid"; then kill "$(cat "$DATA/rabbit-$n.pid")" 2>/dev/null || true; fi
+      if pidfile_running "$DATA/rabbit-$n.pid"; then kill "$(cat "$DATA/rabbit-$n.pid")" 2>/dev/null || true; fi
     done
-    bin=$(pg_bin)
+    bin=$(find_pg_bin)
     for d in pg-standby pg-primary; do
       [[ -s $DATA/$d/postmaster.pid ]] && as_pg "$bin/pg_ctl" -D "$DATA/$d" -m fast -w stop >/dev/null 2>&1 || true
     done
     for n in 1 2 3; do
-      while pid_alive "$DATA/rabbit-$n.pid"; do sleep 0.3; done
+      while pidfile_running "$DATA/rabbit-$n.pid"; do sleep 0.3; done
     done
     [[ -s $DATA/epmd.pid ]] && kill "$(cat "$DATA/epmd.pid")" 2>/dev/null || true
     log "stopped"
@@ -188,10 +176,10 @@ case ${1:-} in
   status)
     code=0
     for n in 1 2 3; do
-      if pid_alive "$DATA/rabbit-$n.pid"; then log "node $n running"; else log "node $n down"; code=3; fi
+      if pidfile_running "$DATA/rabbit-$n.pid"; then log "node $n running"; else log "node $n down"; code=3; fi
     done
     for d in pg-primary pg-standby; do
-      if pid_alive "$DATA/$d/postmaster.pid"; then log "$d running"; else log "$d down"; code=3; fi
+      if pidfile_running "$DATA/$d/postmaster.pid"; then log "$d running"; else log "$d down"; code=3; fi
     done
     exit $code
     ;;
@@ -203,7 +191,7 @@ case ${1:-} in
     ;;
   kill-node)
     n=${2:?node number}
-    pid_alive "$DATA/rabbit-$n.pid" || die "node $n is not running"
+    pidfile_running "$DATA/rabbit-$n.pid" || die "node $n is not running"
     kill -9 "$(cat "$DATA/rabbit-$n.pid")"
     log "node $n killed"
     ;;
@@ -214,15 +202,15 @@ case ${1:-} in
     log "node $n back"
     ;;
   crash-primary)
-    as_pg "$(pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m immediate -w stop >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m immediate -w stop >/dev/null
     log "primary crashed (immediate stop)"
     ;;
   stop-primary)
-    as_pg "$(pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m fast -w stop >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m fast -w stop >/dev/null
     log "primary stopped"
     ;;
   promote-standby)
-    as_pg "$(pg_bin)/pg_ctl" -D "$DATA/pg-standby" -w promote >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-standby" -w promote >/dev/null
     log "standby promoted: 127.0.0.1:$PG_STANDBY is the primary"
     ;;
   *)

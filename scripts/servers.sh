@@ -54,21 +54,11 @@ RMQ_ENV=(
 
 log() { echo "servers: $*"; }
 die() { echo "servers: $*" >&2; exit 1; }
-is_root() { [[ $(id -u) -eq 0 ]]; }
-as_pg() { if is_root; then runuser -u postgres -- "$@"; else "$@"; fi; }
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# pid_running PID: a live, non-zombie process (this machine's init reaps zombies only lazily).
-pid_running() {
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-  [[ -n $state && $state != Z ]]
-}
-pid_gone() { ! pid_running "$1"; }
+# shellcheck source=scripts/lib.sh
+source "$SCRIPT_DIR/lib.sh"
 # alive PIDFILE PATTERN: the PID in the file runs a program whose command line contains PATTERN.
 alive() {
-  local pid
-  pid=$(head -n1 "$1" 2>/dev/null) || return 1
-  [[ $pid =~ ^[0-9]+$ ]] && pid_running "$pid" && grep -qaF -- "$2" "/proc/$pid/cmdline" 2>/dev/null
+  pidfile_running "$1" && grep -qaF -- "$2" "/proc/$(head -n1 "$1")/cmdline" 2>/dev/null
 }
 # fail MESSAGE LOG...: print the tails of the logs and exit.
 fail() {
@@ -80,26 +70,8 @@ fail() {
   done
   exit 1
 }
-# wait_until COMMAND...: poll up to $TIMEOUT seconds.
-wait_until() {
-  local deadline=$((SECONDS + TIMEOUT))
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
 require_free_port() {
   if port_open "$1"; then die "port $1 ($2) is already used by another process; set $3"; fi
-}
-
-find_pg_bin() {
-  if command -v pg_ctl >/dev/null && command -v initdb >/dev/null; then
-    dirname "$(readlink -f "$(command -v pg_ctl)")"
-    return
-  fi
-  local dirs=(/usr/lib/postgresql/*/bin)
-  [[ -x ${dirs[-1]}/pg_ctl ]] || die "PostgreSQL server binaries not found: run scripts/install-deps.sh"
-  printf '%s\n' "${dirs[@]}" | sort -V | tail -n1
 }
 
 # PostgreSQL's files live in .data/postgres; if user postgres cannot reach that folder
