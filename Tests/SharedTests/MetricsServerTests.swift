@@ -27,13 +27,15 @@ struct MetricsServerTests {
         #expect(MetricsSetup.bootstrap() === MetricsSetup.bootstrap())
     }
 
-    @Test("serves /metrics and /healthz, answers 404, 405 and 431, survives bad clients, shuts down")
+    @Test("serves /metrics, /healthz and /readyz, answers 404, 405, 400 and 431, survives bad clients, shuts down")
     func servesUntilShutdown() async throws {
         let registry = MetricsSetup.bootstrap()
         let counter = Counter(label: "schoolict_tests_scrapes_total", dimensions: [("queue", "submissions")])
         counter.increment(by: 3)
 
-        let server = MetricsServer(registry: registry, host: "127.0.0.1", port: 0, logger: Self.quietLogger)
+        let components = Health()
+        let server = MetricsServer(registry: registry, host: "127.0.0.1", port: 0, health: components,
+                                   logger: Self.quietLogger)
         let group = ServiceGroup(services: [server], logger: Self.quietLogger)
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -42,48 +44,133 @@ struct MetricsServerTests {
             #expect(port > 0)
             #expect(server.boundPort == port)
 
-            let metrics = try RawHTTP.exchange(port: port, request: "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            let metrics = try await RawHTTP.exchange(port: port, request: "GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
             #expect(metrics.status == 200)
             #expect(metrics.head.contains("Content-Type: text/plain; version=0.0.4"))
             #expect(metrics.head.contains("Connection: close"))
             #expect(metrics.body.contains(#"schoolict_tests_scrapes_total{queue="submissions"} 3"#))
 
             counter.increment()
-            let again = try RawHTTP.exchange(port: port, request: "GET /metrics?x=1 HTTP/1.0\r\n\r\n")
+            let again = try await RawHTTP.exchange(port: port, request: "GET /metrics?x=1 HTTP/1.0\r\n\r\n")
             #expect(again.body.contains(#"schoolict_tests_scrapes_total{queue="submissions"} 4"#))
 
-            let health = try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+            let health = try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
             #expect(health.status == 200)
             #expect(health.body == "ok")
 
-            let head = try RawHTTP.exchange(port: port, request: "HEAD /healthz HTTP/1.1\r\n\r\n")
+            let head = try await RawHTTP.exchange(port: port, request: "HEAD /healthz HTTP/1.1\r\n\r\n")
             #expect(head.status == 200)
             #expect(head.body.isEmpty)
 
-            let missing = try RawHTTP.exchange(port: port, request: "GET /nope HTTP/1.1\r\n\r\n")
+            let notConnected = try await RawHTTP.exchange(port: port, request: "GET /readyz HTTP/1.1\r\n\r\n")
+            #expect(notConnected.status == 503)
+            #expect(notConnected.body == "not ready: not connected yet\n")
+            components.ready("consumer-tests", true)
+            let ready = try await RawHTTP.exchange(port: port, request: "GET /readyz HTTP/1.1\r\n\r\n")
+            #expect(ready.status == 200 && ready.body == "ready")
+            components.ready("consumer-tests", false, reason: "database: connection_failed")
+            let lost = try await RawHTTP.exchange(port: port, request: "GET /readyz HTTP/1.1\r\n\r\n")
+            #expect(lost.status == 503)
+            #expect(lost.body == "not ready: consumer-tests: database: connection_failed\n")
+
+            let missing = try await RawHTTP.exchange(port: port, request: "GET /nope HTTP/1.1\r\n\r\n")
             #expect(missing.status == 404)
 
-            let post = try RawHTTP.exchange(port: port, request: "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            let post = try await RawHTTP.exchange(port: port, request: "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
             #expect(post.status == 405)
+            #expect(post.head.contains("Allow: GET, HEAD"))
 
-            let garbage = try RawHTTP.exchange(port: port, request: "hello\r\n\r\n")
+            let garbage = try await RawHTTP.exchange(port: port, request: "hello\r\n\r\n")
             #expect(garbage.status == 400)
 
             let huge = "GET /metrics HTTP/1.1\r\nX-Filler: " + String(repeating: "a", count: 9000) + "\r\n\r\n"
-            let tooLarge = try RawHTTP.exchange(port: port, request: huge)
+            let tooLarge = try await RawHTTP.exchange(port: port, request: huge)
             #expect(tooLarge.status == 431)
 
             // A client that connects and leaves without a word, and one that sends half a request and hangs
             // up, must not take the server down.
             try RawHTTP.connectAndClose(port: port, sending: "")
             try RawHTTP.connectAndClose(port: port, sending: "GET /met")
-            let afterBadClients = try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
+            let afterBadClients = try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
             #expect(afterBadClients.status == 200)
 
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
         #expect(server.boundPort == nil)
+    }
+
+    /// Short bounds, so the hostile-client tests take a second, not the production defaults' ten.
+    private static let tightLimits = MetricsServer.Limits(
+        maximumRequestBytes: 8 * 1024, requestTimeout: .milliseconds(500), connectionTimeout: .seconds(3),
+        maximumConnections: 2)
+
+    /// Runs a server with `limits` for `body`, then shuts it down gracefully.
+    private static func withServer(limits: MetricsServer.Limits,
+                                   _ body: @Sendable (Int) async throws -> Void) async throws {
+        let server = MetricsServer(registry: MetricsSetup.bootstrap(), host: "127.0.0.1", port: 0, limits: limits,
+                                   logger: quietLogger)
+        let group = ServiceGroup(services: [server], logger: quietLogger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await body(try await server.listeningPort())
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    @Test("a client that sends its request slowly is closed at the request deadline, byte by byte or not at all")
+    func slowClientsAreClosed() async throws {
+        try await Self.withServer(limits: Self.tightLimits) { port in
+            let silent = try RawHTTP.connect(port: port)
+            defer { _ = close(silent) }
+            let trickling = try RawHTTP.connect(port: port)
+            defer { _ = close(trickling) }
+            let started = ContinuousClock.now
+            // One byte every 100 ms: a reset-on-read idle timer would never fire.
+            var closedAfter: Duration?
+            for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 40) {
+                guard (try? RawHTTP.sendAll(trickling, [byte])) != nil else { break }
+                if RawHTTP.isClosedByPeer(trickling) {
+                    closedAfter = ContinuousClock.now - started
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let elapsed = try #require(closedAfter, "a trickling client was never closed")
+            #expect(elapsed >= .milliseconds(400) && elapsed < .seconds(2), "closed after \(elapsed)")
+            #expect(RawHTTP.isClosedByPeer(silent), "a silent client outlived the request deadline")
+        }
+    }
+
+    @Test("a request over the byte limit is answered 431 without being parsed, a megabyte request line included")
+    func oversizedRequestsAreRefused() async throws {
+        try await Self.withServer(limits: Self.tightLimits) { port in
+            let line = "GET /" + String(repeating: "a", count: 1024 * 1024) + " HTTP/1.1\r\n\r\n"
+            let refused = try await RawHTTP.exchange(port: port, request: line)
+            #expect(refused.status == 431)
+            #expect(refused.body == "request too large")
+            let headers = "GET /healthz HTTP/1.1\r\n" + String(repeating: "X-Filler: aaaaaaaaaaaaaaaa\r\n", count: 400) + "\r\n"
+            #expect(try await RawHTTP.exchange(port: port, request: headers).status == 431)
+            #expect(try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n").status == 200)
+        }
+    }
+
+    @Test("connections beyond the cap wait in the backlog and are served once a slot is free")
+    func connectionCap() async throws {
+        try await Self.withServer(limits: Self.tightLimits) { port in
+            // Two silent connections take both slots until the request deadline closes them.
+            let first = try RawHTTP.connect(port: port)
+            defer { _ = close(first) }
+            let second = try RawHTTP.connect(port: port)
+            defer { _ = close(second) }
+            try await Task.sleep(for: .milliseconds(50))
+            let started = ContinuousClock.now
+            let answer = try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
+            let waited = ContinuousClock.now - started
+            #expect(answer.status == 200)
+            #expect(waited >= .milliseconds(250) && waited < .seconds(3), "answered after \(waited)")
+        }
     }
 
     @Test("a server run outside a service group stops on cancellation")
@@ -96,11 +183,11 @@ struct MetricsServerTests {
         )
         let task = Task { try await server.run() }
         let port = try await server.listeningPort()
-        #expect(try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n").status == 200)
+        #expect(try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n").status == 200)
         task.cancel()
         _ = await task.result
         #expect(server.boundPort == nil)
-        #expect(throws: (any Error).self) { try RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n") }
+        await #expect(throws: (any Error).self) { try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n") }
     }
 
     @Test("an unusable host fails run() and listeningPort()")
@@ -111,8 +198,9 @@ struct MetricsServerTests {
             port: 0,
             logger: Self.quietLogger
         )
-        await #expect(throws: MetricsServer.SocketError.self) { try await server.run() }
-        await #expect(throws: MetricsServer.SocketError.self) { try await server.listeningPort() }
+        let error = await #expect(throws: MetricsServer.ServerError.self) { try await server.run() }
+        #expect(error?.code == .invalidAddress)
+        await #expect(throws: MetricsServer.ServerError.self) { try await server.listeningPort() }
     }
 
     @Test("a port in use is reported with errno")
@@ -131,9 +219,10 @@ struct MetricsServerTests {
             port: port,
             logger: Self.quietLogger
         )
-        let error = await #expect(throws: MetricsServer.SocketError.self) { try await second.run() }
-        #expect(error?.function == "bind")
+        let error = await #expect(throws: MetricsServer.ServerError.self) { try await second.run() }
+        #expect(error?.code == .cannotListen)
         #expect(error?.errnoCode == EADDRINUSE)
+        await #expect(throws: MetricsServer.ServerError.self) { try await second.listeningPort() }
         task.cancel()
         _ = await task.result
     }
@@ -152,7 +241,15 @@ private enum RawHTTP {
         var code: Int32
     }
 
-    static func exchange(port: Int, request: String) throws -> Response {
+    /// ``exchangeBlocking(port:request:)`` on a thread of its own: the server answers on the concurrency pool, which
+    /// a blocking call from a test must not occupy.
+    static func exchange(port: Int, request: String) async throws -> Response {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try exchangeBlocking(port: port, request: request) }) }.start()
+        }
+    }
+
+    static func exchangeBlocking(port: Int, request: String) throws -> Response {
         let descriptor = try connect(port: port)
         defer { _ = close(descriptor) }
         try sendAll(descriptor, Array(request.utf8))
@@ -178,7 +275,7 @@ private enum RawHTTP {
         _ = close(descriptor)
     }
 
-    private static func connect(port: Int) throws -> Int32 {
+    static func connect(port: Int) throws -> Int32 {
         #if canImport(Darwin)
             let descriptor = socket(AF_INET, SOCK_STREAM, 0)
         #else
@@ -204,7 +301,7 @@ private enum RawHTTP {
         return descriptor
     }
 
-    private static func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) throws {
+    static func sendAll(_ descriptor: Int32, _ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes {
@@ -213,5 +310,12 @@ private enum RawHTTP {
             if sent < 0 { throw Failure(function: "send", code: errno) }
             offset += sent
         }
+    }
+
+    /// Whether the server has closed its side: end of stream (or a reset) waiting to be read, without blocking.
+    static func isClosedByPeer(_ descriptor: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let count = recv(descriptor, &byte, 1, Int32(MSG_DONTWAIT | MSG_PEEK))
+        return count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 }
