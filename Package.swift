@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP export of spans over HTTP only: the gRPC exporter (grpc-swift) is not built.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .systemLibrary(
@@ -66,6 +69,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "OTel", package: "swift-otel"),
             ],
             resources: [.embedInCode("Migrations/SQL")]
         ),
@@ -73,10 +78,16 @@ let package = Package(
             name: "SubmissionWorker",
             dependencies: ["Shared", .product(name: "Metrics", package: "swift-metrics")]
         ),
-        .executableTarget(name: "AllocationWorker", dependencies: ["Shared"]),
+        .executableTarget(
+            name: "AllocationWorker",
+            dependencies: ["Shared", .product(name: "Tracing", package: "swift-distributed-tracing")]
+        ),
         .executableTarget(
             name: "NotificationWorker",
-            dependencies: ["Shared", "Mail", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Shared", "Mail", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
         ),
         .executableTarget(
             name: "SchoolICTCLI",
@@ -97,7 +108,14 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
         .testTarget(name: "SharedTests", dependencies: ["Shared", "TestSupport"]),
         .testTarget(name: "SubmissionWorkerTests", dependencies: ["SubmissionWorker", "Shared", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Shared", "CurlHTTP", "TestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "Shared", "CurlHTTP", "TestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .testTarget(name: "SchoolICTCLITests", dependencies: ["SchoolICTCLI", "Shared"]),
         .testTarget(name: "NotificationWorkerTests", dependencies: ["NotificationWorker", "Mail", "Shared", "TestSupport"]),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Shared
+import Tracing
 
 /// Processes the `allocations` queue: `allocation.run` and `procurement.plan` commands, and the accepted
 /// donations and needs reports that trigger runs. A batch's triggers coalesce into one run per campaign.
@@ -88,8 +89,12 @@ final class AllocationProcessor: BatchHandler {
         guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else {
             return 0
         }
-        let result = try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
-            .perform(trigger: trigger, triggerMessageID: nil, database: database)
+        let result = try WorkerTracing.withSpan("allocation run") { span in
+            try Self.traced(span, campaign: campaign, trigger: trigger) {
+                try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
+                    .perform(trigger: trigger, triggerMessageID: nil, database: database)
+            }
+        }
         logger.info("allocation run", metadata: ["allocation.run_id": "\(result.runID)", "allocation.campaign": "\(campaign)",
                                                  "allocation.allocated": "\(result.figures.allocated)",
                                                  "allocation.waiting": "\(result.figures.waiting)",
@@ -102,6 +107,20 @@ final class AllocationProcessor: BatchHandler {
     }
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
+
+    /// An allocation run's figures on its span (campaign, trigger, run id, allocated, waiting: no student).
+    static func traced(_ span: (any Span)?, campaign: String, trigger: String,
+                       _ run: () throws -> AllocationRun.Result) throws -> AllocationRun.Result {
+        span?.attributes["allocation.campaign"] = campaign
+        span?.attributes["allocation.trigger"] = trigger
+        let result = try run()
+        span?.updateAttributes { attributes in
+            attributes["allocation.run_id"] = result.runID
+            attributes["allocation.allocated"] = result.figures.allocated
+            attributes["allocation.waiting"] = result.figures.waiting
+        }
+        return result
+    }
 
     /// Events a command caused carry its trace, each with a span of its own.
     static func traced(_ events: [AMQPMessage], _ trace: TraceContext?) -> [AMQPMessage] {
@@ -150,7 +169,7 @@ final class AllocationProcessor: BatchHandler {
                 outcome = .rejected(id, .submission(submission.type.rawValue), campaign: submission.header.campaign,
                                     [FieldError(.unknownType, field: "routing_key", "submissions go to the submissions queue")])
             case .command(_, .allocationRun(let command)):
-                let (commandOutcome, runEvents) = try allocate(command, id: id, database: database)
+                let (commandOutcome, runEvents) = try allocate(command, id: id, trace: claimed.trace, database: database)
                 outcome = commandOutcome
                 events += Self.traced(runEvents, claimed.trace)
                 if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
@@ -191,7 +210,7 @@ final class AllocationProcessor: BatchHandler {
         return result
     }
 
-    private func allocate(_ command: AllocationRunCommand, id: String,
+    private func allocate(_ command: AllocationRunCommand, id: String, trace: TraceContext?,
                           database: PostgresConnection) throws -> (Outcome, [AMQPMessage]) {
         let subject = Outcome.Subject.command(CommandKey.allocationRun.rawValue)
         guard let campaign = try database.campaigns([command.campaign])[command.campaign] else {
@@ -206,8 +225,13 @@ final class AllocationProcessor: BatchHandler {
             return (.rejected(id, subject, campaign: command.campaign, schoolCode: code,
                               [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [])
         }
-        let run = try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
-                                    runID: MessageID.fitting("run-" + id), now: clock.now()).perform(trigger: "command", triggerMessageID: id, database: database)
+        let run = try WorkerTracing.withSpan("allocation run", parent: trace) { span in
+            try Self.traced(span, campaign: command.campaign, trigger: "command") {
+                try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
+                                  runID: MessageID.fitting("run-" + id), now: clock.now())
+                    .perform(trigger: "command", triggerMessageID: id, database: database)
+            }
+        }
         logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
                                                  "allocation.allocated": "\(run.figures.allocated)",
                                                  "allocation.waiting": "\(run.figures.waiting)"])

@@ -157,6 +157,46 @@ struct NotificationWorkerProcessTests {
         }
     }
 
+    /// With `OTEL_EXPORTER_OTLP_ENDPOINT`, every e-mail sent is a `send e-mail` span exported over OTLP/HTTP, with its
+    /// kind and result and never its recipient.
+    @Test func everyEmailSentIsASpanWithoutItsRecipient() throws {
+        try Self.withSeededServers { executable, scratch, vhost, sink, database in
+            let receiver = try OTLPReceiver()
+            defer { receiver.stop() }
+            var environment = Self.environment(database: scratch, vhost: vhost, sink: sink, now: "2022-01-14T09:00:00+02:00")
+            environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = receiver.endpoint
+            environment["OTEL_BSP_SCHEDULE_DELAY"] = "100"
+            let process = Run.unmasked(executable, [])
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer { Run.stop(process, grace: 5) }
+
+            let expected = Self.schoolCount + 2
+            let deadline = Date().addingTimeInterval(120)
+            var sent = 0
+            while sent < expected, Date() < deadline {
+                sent = try database.query("SELECT count(*) FROM notifications WHERE status = 'sent'")[0].int(0)
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(sent == expected)
+            var spans: [OTLPReceiver.ExportedSpan] = []
+            let spanDeadline = Date().addingTimeInterval(20)
+            while spans.count < expected, Date() < spanDeadline {
+                spans = try receiver.received().spans.filter { $0.name == "send e-mail" }
+                Thread.sleep(forTimeInterval: 0.2)
+            }
+            #expect(spans.count == expected)
+            #expect(spans.allSatisfy { $0.serviceName == "notification-worker" })
+            #expect(spans.filter { $0.attributes["notification.kind"] == "deadline_reminder" }.count == Self.schoolCount)
+            #expect(spans.allSatisfy { $0.attributes["notification.status"] == "sent" })
+            #expect(spans.allSatisfy { $0.attributes["notification.campaign"] == "gr-ict-2022" })
+            let leaked = try receiver.received().spans.filter { span in span.attributes.values.contains { $0.contains("@") } }
+            #expect(leaked.isEmpty, "an address in a span: \(leaked.map(\.attributes))")
+        }
+    }
+
     @Test func dryRunPrintsWhatIsDueAndChangesNothing() throws {
         try Self.withSeededServers { executable, scratch, vhost, sink, database in
             let process = Run.unmasked(executable, ["--dry-run"])

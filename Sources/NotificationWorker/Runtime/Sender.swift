@@ -3,6 +3,7 @@ import Logging
 import Mail
 import Metrics
 import Shared
+import Tracing
 
 /// Claims due e-mails, renders them, hands them to the mail server over one reused connection and records
 /// what it said.
@@ -68,7 +69,9 @@ final class Sender {
         while index < due.count {
             let notification = due[index]
             index += 1
-            let (outcome, unreachable) = deliver(notification, campaign: campaigns[notification.campaign])
+            let (outcome, unreachable) = WorkerTracing.withSpan("send e-mail", ofKind: .client) { span in
+                Self.traced(span, notification) { deliver(notification, campaign: campaigns[notification.campaign]) }
+            }
             outcomes.append(outcome)
             switch outcome.status {
             case .sent: report.sent += 1
@@ -92,6 +95,24 @@ final class Sender {
         count("retry", report.retrying)
         count("failed", report.failed)
         return report
+    }
+
+    /// An e-mail's kind, campaign, attempt and result on its span: never the recipient or the contents.
+    private static func traced(_ span: (any Span)?, _ notification: ClaimedNotification,
+                               _ deliver: () -> (NotificationStore.Outcome, unreachable: Bool))
+        -> (NotificationStore.Outcome, unreachable: Bool) {
+        span?.updateAttributes { attributes in
+            attributes["notification.kind"] = notification.kind.rawValue
+            attributes["notification.campaign"] = notification.campaign
+            attributes["notification.attempt"] = notification.attempts + 1
+        }
+        let delivered = deliver()
+        span?.updateAttributes { attributes in
+            attributes["notification.status"] = delivered.0.status.rawValue
+            if let code = delivered.0.replyCode { attributes["smtp.reply_code"] = code }
+        }
+        if delivered.0.status != .sent { span?.setStatus(SpanStatus(code: .error, message: delivered.0.status.rawValue)) }
+        return delivered
     }
 
     /// Renders and sends one e-mail; never throws (every failure is an outcome to record). `unreachable`: the

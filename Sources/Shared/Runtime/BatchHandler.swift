@@ -35,8 +35,10 @@ extension PoisonVerdict {
         if try Outbox.isClaimed(key, database: database) {
             return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
         }
-        return .deadLetter(outcome: Outcome.rejected(id, subject, [FieldError(
-            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")]).message)
+        var outcome = Outcome.rejected(id, subject, [FieldError(
+            .processingFailed, field: "", "the message could not be processed; it is kept for an operator")])
+        outcome.trace = delivery.trace
+        return .deadLetter(outcome: outcome.message)
     }
 }
 

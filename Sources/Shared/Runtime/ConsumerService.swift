@@ -58,7 +58,8 @@ public struct ConsumerService: Service {
         let relay = relay
         let logger = logger
         await BlockingThreads.run([("consumer-\(settings.queue)", {
-            ConsumerLoop(configuration: configuration, settings: settings, handler: makeHandler(), stop: stop,
+            ConsumerLoop(configuration: configuration, settings: settings,
+                         handler: TracedBatchHandler.wrapping(makeHandler(), queue: settings.queue), stop: stop,
                          relay: relay, logger: logger).run()
         })], stop: stop) {
             logger.info("graceful shutdown: finishing the batch in flight")

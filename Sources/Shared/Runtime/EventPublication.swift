@@ -1,3 +1,5 @@
+import Tracing
+
 /// Publishing a batch's events when the broker may refuse some of them for good.
 ///
 /// A transient failure (a `basic.nack`, a lost connection) is thrown to the caller, who retries with backoff by
@@ -26,7 +28,41 @@ struct EventPublication {
     var isDone: Bool { pending.isEmpty }
 
     /// Publishes what is pending with `publish` (which returns once the broker confirmed what it was given).
+    ///
+    /// When spans are exported (``WorkerTracing``), in a `publish <exchange>` span linked to the traces of the
+    /// events it carries; a refusal is an event of that span, a failure its status.
     mutating func run(publish: ([AMQPMessage]) throws -> Void, refused: (Refusal) -> Void) throws {
+        guard let tracer = WorkerTracing.tracer, !pending.isEmpty else {
+            return try publishPending(publish: publish, refused: refused)
+        }
+        let exchanges = Set(pending.map(\.exchange))
+        let span = tracer.startSpan(exchanges.count == 1 ? "publish \(exchanges.first!)" : "publish",
+                                    context: .topLevel, ofKind: .producer)
+        defer { span.end() }
+        span.updateAttributes { attributes in
+            attributes["messaging.system"] = "rabbitmq"
+            attributes["messaging.operation.type"] = "publish"
+            if exchanges.count == 1 { attributes["messaging.destination.name"] = exchanges.first! }
+            attributes["messaging.batch.message_count"] = pending.count
+        }
+        for trace in pending.lazy.compactMap(\.trace).prefix(TracedBatchHandler.maximumLinks) {
+            span.addLink(SpanLink(context: trace.instrumentationContext(using: tracer), attributes: [:]))
+        }
+        do {
+            try publishPending(publish: publish) { refusal in
+                span.addEvent(SpanEvent(name: "refused", attributes: [
+                    "messaging.rabbitmq.destination.routing_key": "\(refusal.event.routingKey)",
+                    "schoolict.replaced": .bool(refusal.replacement != nil),
+                ]))
+                refused(refusal)
+            }
+        } catch {
+            span.recordFailure(error)
+            throw error
+        }
+    }
+
+    private mutating func publishPending(publish: ([AMQPMessage]) throws -> Void, refused: (Refusal) -> Void) throws {
         while let first = pending.first {
             do {
                 if oneByOne {

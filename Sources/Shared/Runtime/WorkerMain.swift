@@ -24,6 +24,7 @@ public enum WorkerMain {
                 DATABASE_URL, SCHOOLICT_NOW, METRICS_PORT, METRICS_HOST, LOG_LEVEL, BATCH_SIZE, BATCH_MAX_BYTES,
                 BATCH_MAX_WAIT_MS, PREFETCH, CONSUMERS, MAX_MESSAGE_BYTES, RETENTION_DAYS; any of them may be read
                 from a file named by NAME_FILE. With METRICS_PORT: /metrics, /healthz (liveness), /readyz (readiness).
+                With OTEL_EXPORTER_OTLP_ENDPOINT: spans exported over OTLP/HTTP (OTEL_SERVICE_NAME, OTEL_* as usual).
                 """)
             exit(0)
         default:
@@ -46,8 +47,16 @@ public enum WorkerMain {
         Gauge(label: "schoolict_build_info", dimensions: [("version", SchoolICT.version), ("worker", name)]).record(1)
         let logger = Logger(label: "schoolict.\(name)")
         logger.info("starting", metadata: ["config": "\(configuration.redactedDescription)"])
+        let tracing: (any Service)?
         do {
-            var services = try makeServices(configuration, logger)
+            tracing = try WorkerTracing.bootstrap(serviceName: name, logger: Logger(label: "schoolict.otel"))
+        } catch {
+            FileHandle.standardError.write(Data("\(name): OpenTelemetry configuration: \(error)\n".utf8))
+            exit(78)
+        }
+        do {
+            // The span exporter first: services stop in reverse order, so it exports what the others did last.
+            var services = [tracing].compactMap { $0 } + (try makeServices(configuration, logger))
             if let port = configuration.metricsPort, port > 0 {
                 services.append(MetricsServer(registry: registry, port: port, logger: logger))
             }
