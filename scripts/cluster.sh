@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Usage: scripts/cluster.sh start|stop|status|env|kill-node N|start-node N|stop-primary|crash-primary|promote-standby|reset
+# Usage: scripts/cluster.sh start|stop|status|env|kill-node N|start-node N|leader Q|kill-leader Q|restart-killed|
+#                          stop-primary|crash-primary|promote-standby|reset
 #   A three-node RabbitMQ cluster and a PostgreSQL primary with one streaming standby, as plain processes on
 #   127.0.0.1 under .data/cluster/ (no clash with scripts/servers.sh), for failover tests and demos.
 #   start            start whatever is not running, join the nodes, make the standby (pg_basebackup); write env.sh
@@ -8,6 +9,8 @@
 #   env              print .data/cluster/env.sh: SCHOOLICT_CLUSTER_AMQP_URL (the three nodes, comma-separated),
 #                    SCHOOLICT_CLUSTER_DATABASE_URL (both servers, target_session_attrs=read-write), management URL
 #   kill-node N      SIGKILL RabbitMQ node N (1-3); start-node N brings it back (it rejoins)
+#   leader Q         the number of the node that leads quorum queue Q (vhost /), from the management API
+#   kill-leader Q    SIGKILL the node leading Q; restart-killed brings back the node killed last
 #   stop-primary     stop the PostgreSQL primary (fast: waits for the standby to catch up); crash-primary stops it
 #                    at once (immediate); promote-standby makes the standby the primary. Replication is synchronous.
 # Ports (environment, defaults): SCHOOLICT_CLUSTER_AMQP_PORT=56730 (nodes use 56730-56732, management 15700-15702,
@@ -31,6 +34,17 @@ log() { echo "cluster: $*"; }
 die() { echo "cluster: $*" >&2; exit 1; }
 # shellcheck source=scripts/lib.sh
 source "$SCRIPT_DIR/lib.sh"
+# PostgreSQL's folders (primary, standby, sockets) live in .data/cluster/pg; when user postgres cannot reach .data (a
+# clone under /root, mode 700), .data/cluster/pg links to a folder under /var/tmp.
+PG_DIR=$DATA/pg
+if is_root && [[ ! -e $PG_DIR ]] && ! runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+  real=/var/tmp/schoolict-cluster-pg-$(printf '%s' "$DATA" | cksum | cut -d' ' -f1)
+  mkdir -p "$real"
+  ln -sfn "$real" "$PG_DIR"
+fi
+[[ -L $PG_DIR ]] && mkdir -p "$(readlink "$PG_DIR")"
+mkdir -p "$PG_DIR"
+PG_DIR=$(readlink -f "$PG_DIR")
 # No socket (TIME_WAIT included) on 127.0.0.1:PORT: after a stop, the distribution port stays in TIME_WAIT for up
 # to a minute and RabbitMQ refuses to start (dist_port_already_used).
 port_quiet() { ! grep -qi ":$(printf '%04X' "$1") " /proc/net/tcp; }
@@ -93,9 +107,9 @@ join_nodes() {
 pg_start() {
   local bin
   bin=$(find_pg_bin)
-  local primary=$DATA/pg-primary standby=$DATA/pg-standby
-  mkdir -p "$DATA/pg-run"
-  if is_root; then chown postgres: "$DATA" "$DATA/pg-run"; chmod 755 "$DATA"; fi
+  local primary=$PG_DIR/primary standby=$PG_DIR/standby
+  mkdir -p "$PG_DIR/run"
+  if is_root; then chown postgres: "$PG_DIR" "$PG_DIR/run"; chmod 755 "$PG_DIR"; fi
   if [[ ! -s $primary/PG_VERSION ]]; then
     mkdir -p "$primary" && { is_root && chown postgres: "$primary" || true; }
     as_pg "$bin/initdb" -D "$primary" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >>"$DATA/logs/pg-initdb.log" 2>&1 \
@@ -106,7 +120,7 @@ pg_start() {
     die "the standby was promoted, so the old primary stays down; 'scripts/cluster.sh reset' starts afresh"
   fi
   if ! pidfile_running "$primary/postmaster.pid"; then
-    as_pg "$bin/pg_ctl" -D "$primary" -w -t "$TIMEOUT" -o "-p $PG_PRIMARY -k $DATA/pg-run -c listen_addresses=127.0.0.1" \
+    as_pg "$bin/pg_ctl" -D "$primary" -w -t "$TIMEOUT" -o "-p $PG_PRIMARY -k $PG_DIR/run -c listen_addresses=127.0.0.1" \
       start </dev/null >>"$DATA/logs/pg-primary.log" 2>&1 || die "the primary did not start"
     log "postgres primary on 127.0.0.1:$PG_PRIMARY"
   fi
@@ -123,7 +137,7 @@ pg_start() {
     log "standby made from the primary (pg_basebackup)"
   fi
   if ! pidfile_running "$standby/postmaster.pid"; then
-    as_pg "$bin/pg_ctl" -D "$standby" -w -t "$TIMEOUT" -o "-p $PG_STANDBY -k $DATA/pg-run -c listen_addresses=127.0.0.1" \
+    as_pg "$bin/pg_ctl" -D "$standby" -w -t "$TIMEOUT" -o "-p $PG_STANDBY -k $PG_DIR/run -c listen_addresses=127.0.0.1" \
       start </dev/null >>"$DATA/logs/pg-standby.log" 2>&1 || die "the standby did not start"
     log "postgres standby on 127.0.0.1:$PG_STANDBY"
   fi
@@ -131,6 +145,17 @@ pg_start() {
   # primary loses nothing that was acknowledged (with asynchronous replication it may).
   as_pg "$bin/psql" -X -q -h 127.0.0.1 -p "$PG_PRIMARY" -U postgres -d postgres \
     -c "ALTER SYSTEM SET synchronous_standby_names = '*'" -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+# N of the node that leads quorum queue $1 in vhost /, asked of the first node whose management API answers.
+queue_leader() {
+  local n leader
+  for n in 1 2 3; do
+    leader=$(curl -fsS --max-time 5 -u guest:guest "http://127.0.0.1:$((MGMT_BASE + n - 1))/api/queues/%2F/$1" 2>/dev/null \
+      | grep -o '"leader":"rabbit-[0-9]@' | grep -o '[0-9]') || continue
+    [[ -n $leader ]] && { echo "$leader"; return 0; }
+  done
+  return 1
 }
 
 write_env() {
@@ -164,8 +189,8 @@ case ${1:-} in
       if pidfile_running "$DATA/rabbit-$n.pid"; then kill "$(cat "$DATA/rabbit-$n.pid")" 2>/dev/null || true; fi
     done
     bin=$(find_pg_bin)
-    for d in pg-standby pg-primary; do
-      [[ -s $DATA/$d/postmaster.pid ]] && as_pg "$bin/pg_ctl" -D "$DATA/$d" -m fast -w stop >/dev/null 2>&1 || true
+    for d in standby primary; do
+      [[ -s $PG_DIR/$d/postmaster.pid ]] && as_pg "$bin/pg_ctl" -D "$PG_DIR/$d" -m fast -w stop >/dev/null 2>&1 || true
     done
     for n in 1 2 3; do
       while pidfile_running "$DATA/rabbit-$n.pid"; do sleep 0.3; done
@@ -178,14 +203,15 @@ case ${1:-} in
     for n in 1 2 3; do
       if pidfile_running "$DATA/rabbit-$n.pid"; then log "node $n running"; else log "node $n down"; code=3; fi
     done
-    for d in pg-primary pg-standby; do
-      if pidfile_running "$DATA/$d/postmaster.pid"; then log "$d running"; else log "$d down"; code=3; fi
+    for d in primary standby; do
+      if pidfile_running "$PG_DIR/$d/postmaster.pid"; then log "postgres $d running"; else log "postgres $d down"; code=3; fi
     done
     exit $code
     ;;
   env) cat "$DATA/env.sh" ;;
   reset)
     "$0" stop
+    [[ -L $DATA/pg ]] && rm -rf "${PG_DIR:?}"
     rm -rf "${DATA:?}"
     log "removed $DATA"
     ;;
@@ -201,20 +227,33 @@ case ${1:-} in
     wait_node "$n"
     log "node $n back"
     ;;
+  leader)
+    queue_leader "${2:?queue name}"
+    ;;
+  kill-leader)
+    n=$(queue_leader "${2:?queue name}") || die "no leader found for ${2}"
+    "$0" kill-node "$n"
+    echo "$n" >"$DATA/killed-node"
+    ;;
+  restart-killed)
+    [[ -s $DATA/killed-node ]] || die "no node was killed by kill-leader"
+    "$0" start-node "$(cat "$DATA/killed-node")"
+    rm -f "$DATA/killed-node"
+    ;;
   crash-primary)
-    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m immediate -w stop >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/primary" -m immediate -w stop >/dev/null
     log "primary crashed (immediate stop)"
     ;;
   stop-primary)
-    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-primary" -m fast -w stop >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/primary" -m fast -w stop >/dev/null
     log "primary stopped"
     ;;
   promote-standby)
-    as_pg "$(find_pg_bin)/pg_ctl" -D "$DATA/pg-standby" -w promote >/dev/null
+    as_pg "$(find_pg_bin)/pg_ctl" -D "$PG_DIR/standby" -w promote >/dev/null
     log "standby promoted: 127.0.0.1:$PG_STANDBY is the primary"
     ;;
   *)
-    sed -n '2,15s/^# \{0,1\}//p' "$0" >&2
+    sed -n '2,18s/^# \{0,1\}//p' "$0" >&2
     exit 2
     ;;
 esac

@@ -2,7 +2,10 @@
 # Usage: scripts/test.sh [swift test arguments...]
 #
 # Runs every test: installs what is missing, starts the local servers (RabbitMQ, PostgreSQL, SMTP sink),
-# builds, runs the unit and integration tests against the real servers, and validates docker-compose.yml.
+# builds, runs the unit and integration tests against the real servers, validates docker-compose.yml, the
+# deployment files and the contract, and (without arguments) the cluster suite: scripts/chaos-cluster.sh on a
+# three-node RabbitMQ cluster and a PostgreSQL primary with a standby (about four minutes; SCHOOLICT_SKIP_CLUSTER=1
+# skips it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -42,5 +45,17 @@ total="$(sed -E 's/.*Test run with ([0-9]+) tests?.*/\1/' <<<"$summary")"
 failed="$(grep -cE '^✘ Test .* failed after' .data/logs/test.log || true)"
 if [[ -n "$summary" ]]; then
     echo "tests: $(( total - failed )) passed, $failed failed"
+fi
+# The cluster suite: faults under load (the leader of `submissions` killed, the database primary crashed and its
+# standby promoted, the node back); nothing lost, nothing doubled. Skipped when arguments select some tests.
+if [[ $# -eq 0 && -z ${SCHOOLICT_SKIP_CLUSTER:-} ]]; then
+    echo "== cluster (scripts/chaos-cluster.sh with debug builds: 90 s of load at 150 submissions a second)"
+    if SCHOOLICT_BUILD_CONFIG=debug scripts/chaos-cluster.sh 90 150 >.data/logs/chaos-cluster.log 2>&1; then
+        grep -E '^(faults|  at |  \[|chaos: PASS)' .data/logs/chaos-cluster.log
+    else
+        tail -40 .data/logs/chaos-cluster.log
+        echo "cluster suite failed (.data/logs/chaos-cluster.log)" >&2
+        status=1
+    fi
 fi
 exit "$status"

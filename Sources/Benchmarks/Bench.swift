@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "schoolict-bench",
         abstract: "Measure the workers against real RabbitMQ and PostgreSQL.",
-        subcommands: [SubmissionBenchmark.self, DrainBenchmark.self, HostileBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
+        subcommands: [SubmissionBenchmark.self, DrainBenchmark.self, ChaosLoad.self, HostileBenchmark.self, AllocationBenchmark.self, NotificationBenchmark.self]
     )
 }
 
@@ -41,8 +41,8 @@ func cpuSeconds(pid: Int32) -> Double? {
 /// The registry a submissions benchmark needs: one equipment campaign `bench-<runID>` and `schools` schools
 /// `B<runID>-<n>` (official address `s<n>@bench.invalid`), registered through the worker itself.
 enum BenchRegistry {
-    /// Publishes the commands and waits for their outcomes on `watcher` (consuming `submission.#`/`command.#`).
-    static func register(runID: String, schools: Int, publisher: AMQPConnection, watcher: AMQPConnection) throws -> String {
+    /// The registry's commands: the campaign `bench-<runID>`, then the schools.
+    static func messages(runID: String, schools: Int) -> [AMQPMessage] {
         let campaign = "bench-\(runID)"
         var registry: [AMQPMessage] = []
         let campaignBody: JSONValue = [
@@ -62,6 +62,13 @@ enum BenchRegistry {
             registry.append(AMQPMessage(exchange: Topology.Exchange.commands, routingKey: "school.upsert",
                                         messageID: "\(code)-upsert", body: body.serialized()))
         }
+        return registry
+    }
+
+    /// Publishes the commands and waits for their outcomes on `watcher` (consuming `submission.#`/`command.#`).
+    static func register(runID: String, schools: Int, publisher: AMQPConnection, watcher: AMQPConnection) throws -> String {
+        let campaign = "bench-\(runID)"
+        let registry = messages(runID: runID, schools: schools)
         try publisher.publishConfirmed(registry)
         var pending = Set(registry.map(\.messageID))
         let deadline = Date().addingTimeInterval(120)
