@@ -22,6 +22,7 @@ struct Dead: ParsableCommand {
         @Option(help: "Read at most this many messages.") var limit = 10_000
 
         var deadQueue: String { queue.hasSuffix(".dead") ? queue : queue + ".dead" }
+        var workQueue: String { queue.hasSuffix(".dead") ? String(queue.dropLast(5)) : queue }
 
         func matches(_ delivery: AMQPDelivery) -> Bool {
             if let id, delivery.messageID != id { return false }
@@ -58,11 +59,45 @@ struct Dead: ParsableCommand {
         func close() { connection.close() }
     }
 
-    static func line(_ delivery: AMQPDelivery) -> String {
+    /// What the workers stored about the dead letters that failed on their own (``Failures``), from the database
+    /// (`DATABASE_URL`, e.g. the operator role); `nil` with a note when it cannot be read.
+    static func storedFailures(of deliveries: [AMQPDelivery], queue: String) -> (failures: [Failures.Key: Failures.Record]?, note: String?) {
+        let keys = deliveries.map(failureKey)
+        guard !keys.isEmpty else { return ([:], nil) }
+        do {
+            let database = try PostgresConnection(url: try Configuration().databaseURL, applicationName: "schoolict dead")
+            defer { database.close() }
+            return (try Failures.latest(queue: queue, messageIDs: Array(Set(keys.map(\.messageID))), database: database), nil)
+        } catch let error as PostgresError {
+            return (nil, "stored failures not shown (database: \(error.code))")
+        } catch {
+            return (nil, "stored failures not shown (\(error))")
+        }
+    }
+
+    /// The key a worker stored a dead letter's failure under: the exchange it was published to and its id as the
+    /// worker identified it (a derived id for a missing or invalid one).
+    static func failureKey(_ delivery: AMQPDelivery) -> Failures.Key {
+        let exchange = delivery.death?.exchange ?? delivery.exchange
+        let id = IncomingMessage.identify(exchange: exchange, routingKey: delivery.death?.routingKey ?? delivery.routingKey,
+                                          rawID: delivery.rawMessageID, body: delivery.body).id
+        return Failures.Key(stream: exchange, messageID: id)
+    }
+
+    /// The stored failure column: `code (reason)`, `-` when none was stored, `?` when it could not be read.
+    static func storedColumn(_ delivery: AMQPDelivery, _ failures: [Failures.Key: Failures.Record]?) -> String {
+        guard let failures else { return "?" }
+        guard let record = failures[failureKey(delivery)] else { return "-" }
+        return "\(record.code) (\(record.reason))"
+    }
+
+    /// One line per dead letter: id, where it died, reason×count (`x-death`), time, size, and with `stored` the
+    /// stored failure column.
+    static func line(_ delivery: AMQPDelivery, stored: String? = nil) -> String {
         let death = delivery.death
         let time = death?.time.map { ISO8601.format(Date(timeIntervalSince1970: TimeInterval($0))) } ?? "-"
-        return [delivery.messageID ?? "(invalid or missing id)", death.map { "\($0.exchange) \($0.routingKey)" } ?? "-",
-                death.map { "\($0.reason)×\($0.count)" } ?? "-", time, "\(delivery.body.count) bytes"]
+        return ([delivery.messageID ?? "(invalid or missing id)", death.map { "\($0.exchange) \($0.routingKey)" } ?? "-",
+                 death.map { "\($0.reason)×\($0.count)" } ?? "-", time, "\(delivery.body.count) bytes"] + (stored.map { [$0] } ?? []))
             .joined(separator: "  ")
     }
 
@@ -76,14 +111,19 @@ struct Dead: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One line per dead letter: message id, where it died, reason×count, time, size. Consumes nothing.")
+            abstract: """
+                One line per dead letter: message id, where it died, reason×count, time, size, and the code and reason \
+                the worker stored when it failed on its own (processing_failed; - if none). Consumes nothing.
+                """)
         @OptionGroup var selection: Selection
 
         func run() throws {
             let session = try Session(selection)
             defer { session.close() }
             let matching = session.deliveries.filter(selection.matches)
-            for delivery in matching { print(Dead.line(delivery)) }
+            let (failures, note) = Dead.storedFailures(of: matching, queue: selection.workQueue)
+            for delivery in matching { print(Dead.line(delivery, stored: Dead.storedColumn(delivery, failures))) }
+            if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             print("\(matching.count) of \(session.deliveries.count) dead letters in \(selection.deadQueue)")
         }
     }
@@ -96,8 +136,11 @@ struct Dead: ParsableCommand {
         func run() throws {
             let session = try Session(selection)
             defer { session.close() }
-            for delivery in session.deliveries where selection.matches(delivery) {
-                print("--- " + Dead.line(delivery))
+            let matching = session.deliveries.filter(selection.matches)
+            let (failures, note) = Dead.storedFailures(of: matching, queue: selection.workQueue)
+            if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
+            for delivery in matching {
+                print("--- " + Dead.line(delivery, stored: Dead.storedColumn(delivery, failures)))
                 print("exchange: \(delivery.exchange)  routing key: \(delivery.routingKey)")
                 if let correlation = delivery.correlationID { print("correlation_id: \(correlation)") }
                 if let user = delivery.userID { print("user_id: \(user)") }

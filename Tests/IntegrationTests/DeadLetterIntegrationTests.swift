@@ -14,6 +14,7 @@ struct DeadLetterIntegrationTests {
     static func cli(_ harness: IntegrationHarness, _ arguments: [String]) throws -> String {
         var environment = ProcessInfo.processInfo.environment
         environment["AMQP_URL"] = harness.virtualHost.amqpURLString
+        environment["DATABASE_URL"] = harness.scratchDatabase.url
         return try ProvisioningIntegrationTests.CLI.run(arguments, environment: environment)
     }
 
@@ -34,6 +35,50 @@ struct DeadLetterIntegrationTests {
         while try harness.publisher.queueDepth("submissions.dead").messages < messages.count, ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.1)
         }
+    }
+
+    /// A message that fails on its own (given back five times unacknowledged, as if it crashed the worker each
+    /// time) is dead-lettered by the worker with a `processing_failed` outcome; `dead list` shows the code and reason
+    /// the worker stored beside it, and `-` beside a dead letter no worker failed.
+    @Test func aMessageThatFailedOnItsOwnIsListedWithItsStoredCodeAndReason() throws {
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        try Self.deadLetter([F.inventory(id: "dl-plain", items: [F.item("printer", quantity: 1, year: 2018)])],
+                            harness: harness)
+        try harness.publish(F.inventory(id: "dl-poison", school: F.greekPrimary, items: [F.item("desktop", quantity: 2, year: 2019)]))
+        let bouncer = try AMQPConnection(url: harness.virtualHost.amqpURL)
+        defer { bouncer.close() }
+        try bouncer.startConsuming(queue: Topology.QueueName.submissions, prefetch: 10)
+        for _ in 0..<5 {
+            let delivery = try #require(try bouncer.nextDelivery(timeout: .seconds(10)))
+            try bouncer.reject(delivery.deliveryTag, requeue: true)
+        }
+        try bouncer.cancelConsuming()
+        bouncer.close()
+
+        try harness.startWorker()
+        let outcome = try harness.awaitOutcome("dl-poison")
+        #expect(outcome.routingKey == "submission.rejected.equipment_inventory")
+        #expect(outcome.body["errors"]?.arrayValue?.first?["code"]?.stringValue == "processing_failed")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try harness.publisher.queueDepth("submissions.dead").messages < 2, ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+
+        let list = try Self.cli(harness, ["dead", "list", "--queue", "submissions"])
+        let lines = list.split(separator: "\n").map(String.init)
+        let poison = try #require(lines.first { $0.hasPrefix("dl-poison ") }, "\(list)")
+        #expect(poison.contains("  processing_failed (delivered "), "\(poison)")
+        #expect(poison.contains(" times without an acknowledgement; not processed)"), "\(poison)")
+        let plain = try #require(lines.first { $0.hasPrefix("dl-plain ") }, "\(list)")
+        #expect(plain.hasSuffix("  -"), "no failure stored for a message no worker failed: \(plain)")
+        #expect(try harness.publisher.queueDepth("submissions.dead").messages == 2, "listing consumes nothing")
+        let show = try Self.cli(harness, ["dead", "show", "--queue", "submissions", "--id", "dl-poison"])
+        #expect(show.contains("processing_failed (delivered "), "\(show)")
+        // The outcome row was transient (deleted once published); the failure record stays.
+        #expect(try harness.scalar("SELECT count(*) FROM message_failures WHERE message_id = 'dl-poison'") == 1)
+        #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE message_id = 'outcome-dl-poison'") == 0)
+        try harness.checkWorkers()
     }
 
     @Test func listShowReplayAndPurge() throws {

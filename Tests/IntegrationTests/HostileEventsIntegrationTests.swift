@@ -88,6 +88,10 @@ struct HostileEventsIntegrationTests {
         // campaign, run or school) acknowledged with a log line.
         let dead = try harness.publisher.queueDepth("notifications.dead").messages
         #expect(dead == 6, "dead letters: \(dead)")
+        // Each with its failure stored for `schoolict dead list`: the code and the parser's rule, no content.
+        #expect(try harness.scalar("""
+            SELECT count(*) FROM message_failures WHERE queue = 'notifications' AND code = 'malformed' AND reason LIKE '% at byte %'
+            """) == 6)
         #expect(try harness.scalar("SELECT count(*) FROM notifications WHERE campaign <> 'vn-song-2021'") == 0)
         #expect(worker.isRunning)
         try harness.checkWorkers()

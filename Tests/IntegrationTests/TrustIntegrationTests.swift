@@ -193,7 +193,7 @@ struct TrustIntegrationTests {
         }
     }
 
-    @Test func retentionDeletesOldClaimsAndOutcomesButNoUnpublishedEvent() throws {
+    @Test func retentionDeletesOldClaimsOutcomesAndFailuresButNoUnpublishedEvent() throws {
         let harness = try IntegrationHarness()
         defer { harness.shutDown() }
         try harness.database.execute("""
@@ -206,10 +206,17 @@ struct TrustIntegrationTests {
               ('outcome-new', 'schools.events', 'submission.accepted.x', '{}', false, now() - interval '10 days', NULL),
               ('relayed-old', 'schools.events', 'allocation.completed', '{}', true, now() - interval '100 days', now()),
               ('unrelayed-old', 'schools.events', 'allocation.completed', '{}', true, now() - interval '100 days', NULL);
+            INSERT INTO message_failures (queue, stream, message_id, routing_key, code, reason, failed_at) VALUES
+              ('submissions', 'schools.submissions', 'failed-old', 'x', 'processing_failed', 'r', now() - interval '100 days'),
+              ('submissions', 'schools.submissions', 'failed-new', 'x', 'processing_failed', 'r', now() - interval '10 days'),
+              ('allocations', 'schools.commands', 'failed-other-queue', 'x', 'processing_failed', 'r', now() - interval '100 days');
             """)
         let swept = try Retention.sweep(queue: "submissions", olderThanDays: 90, database: harness.database)
         #expect(swept.claims == 1)
         #expect(swept.outbox == 2)
+        #expect(swept.failures == 1)
+        let failures = try harness.database.query("SELECT message_id FROM message_failures ORDER BY 1").map { try $0.string(0) }
+        #expect(failures == ["failed-new", "failed-other-queue"])
         let claims = try harness.database.query("SELECT message_id FROM processed_messages ORDER BY 1").map { try $0.string(0) }
         #expect(claims == ["new", "other-queue"])
         let outbox = try harness.database.query("SELECT message_id FROM outbox ORDER BY 1").map { try $0.string(0) }

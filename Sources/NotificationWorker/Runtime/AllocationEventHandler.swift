@@ -67,6 +67,10 @@ final class AllocationEventHandler: BatchHandler {
                 logger.error("event body is too large or not JSON; dead-lettering it",
                              metadata: ["message.id": "\(id)", "event.bytes": "\(delivery.body.count)",
                                         "event.problem": "\(error.reason)"])
+                // For `schoolict dead list`, with the batch: the parser's reasons name a rule, never the content.
+                try Failures.record(delivery, queue: Self.queue, outcome: nil,
+                                    reason: Failures.Reason("\(error.reason) at byte \(error.offset)"),
+                                    code: error.isTooLarge ? .tooLarge : .malformed, database: database)
                 result.deadLetter.insert(delivery.deliveryTag)
                 result.counts["malformed", default: 0] += 1
                 continue

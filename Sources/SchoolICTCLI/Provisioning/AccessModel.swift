@@ -40,6 +40,9 @@ enum AccessModel {
         "GRANT SELECT, INSERT, DELETE ON processed_messages TO schoolict_submission, schoolict_allocation, schoolict_notification",
         "GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO schoolict_submission, schoolict_allocation, schoolict_notification",
         "GRANT USAGE ON SEQUENCE outbox_id_seq TO schoolict_submission, schoolict_allocation, schoolict_notification",
+        // Failures of messages dead-lettered on their own (`schoolict dead list`); DELETE: the retention sweep.
+        "GRANT SELECT, INSERT, DELETE ON message_failures TO schoolict_submission, schoolict_allocation, schoolict_notification",
+        "GRANT USAGE ON SEQUENCE message_failures_id_seq TO schoolict_submission, schoolict_allocation, schoolict_notification",
         // SubmissionWorker: validates and stores submissions and registry commands.
         "GRANT SELECT, INSERT, UPDATE ON schools, campaigns TO schoolict_submission",
         "GRANT SELECT, INSERT ON campaign_deadlines, submissions, equipment_serials, devices, handovers TO schoolict_submission",
@@ -59,7 +62,8 @@ enum AccessModel {
         // Operator: reads for reports and the CLI, never a name.
         """
         GRANT SELECT ON schools, campaigns, campaign_deadlines, submissions, equipment_items, devices, handovers,
-              allocation_runs, allocations, procurement_plans, notifications, processed_messages TO schoolict_operator
+              allocation_runs, allocations, procurement_plans, notifications, processed_messages, message_failures
+              TO schoolict_operator
         """,
         "GRANT SELECT (campaign, school_code, student_ref, grade, category, reported_at, submission_id, first_on_time_at) ON students TO schoolict_operator",
         """

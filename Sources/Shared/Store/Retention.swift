@@ -1,4 +1,5 @@
-/// Deletes what the idempotency record no longer needs to keep: claims and outcomes older than `RETENTION_DAYS`.
+/// Deletes what the idempotency record no longer needs to keep: claims, outcomes and failure records older than
+/// `RETENTION_DAYS`.
 ///
 /// A message redelivered or republished after that long would be processed again: the broker keeps nothing for
 /// months (dead letters expire too, see `schoolict provision`), so the window only bounds what the database holds
@@ -7,12 +8,14 @@ public enum Retention {
     /// Rows deleted per statement, so a sweep never holds long locks.
     static let chunk = 5_000
 
-    /// Deletes `queue`'s claims and the outbox rows older than `days`; returns how many of each.
+    /// Deletes `queue`'s claims and failure records (``Failures``) and the outbox rows older than `days`; returns
+    /// how many of each.
     @discardableResult
     public static func sweep(queue: String, olderThanDays days: Int,
-                             database: PostgresConnection) throws(PostgresError) -> (claims: Int, outbox: Int) {
+                             database: PostgresConnection) throws(PostgresError) -> (claims: Int, outbox: Int, failures: Int) {
         var claims = 0
         var outbox = 0
+        var failures = 0
         while true {
             let deleted = try database.query("""
                 DELETE FROM processed_messages WHERE ctid IN (
@@ -33,6 +36,16 @@ public enum Retention {
             outbox += deleted
             if deleted < chunk { break }
         }
-        return (claims, outbox)
+        while true {
+            let deleted = try database.query("""
+                DELETE FROM message_failures WHERE id IN (
+                    SELECT id FROM message_failures
+                    WHERE queue = $1 AND failed_at < now() - make_interval(days => $2) LIMIT $3)
+                RETURNING 1
+                """, [queue, days, chunk]).count
+            failures += deleted
+            if deleted < chunk { break }
+        }
+        return (claims, outbox, failures)
     }
 }
