@@ -79,7 +79,7 @@ final class SubmissionProcessor: BatchHandler {
                                        [FieldError(.processingFailed, field: "",
                                                    "the message could not be stored; it is kept for an operator")])
         outcome.trace = delivery.trace
-        try Outbox.store([outcome.message], transient: true, database: database)
+        try Failures.record(delivery, queue: Self.queue, outcome: outcome.message, reason: .database(error), database: database)
         return BatchResult(deadLetter: [delivery.deliveryTag], counts: ["failed": 1])
     }
 

@@ -247,7 +247,8 @@ final class ConsumerLoop {
             logger.error("dead-lettering a message that cannot be processed",
                          metadata: ["message.id": "\(delivery.messageID ?? "-")"])
             // Transient: the message is not recorded as processed, so a replay after a fix gets a fresh outcome.
-            try Outbox.store(outcome.map { [$0] } ?? [], transient: true, database: connection)
+            try Failures.record(delivery, queue: settings.queue, outcome: outcome,
+                                reason: .settledAlone(delivery, maximumDeliveries: settings.maximumDeliveries), database: connection)
             relay.notify()
             try deadLetter(delivery.deliveryTag)
             count("failed", 1)
