@@ -122,24 +122,25 @@ struct MetricsServerTests {
     @Test("a client that sends its request slowly is closed at the request deadline, byte by byte or not at all")
     func slowClientsAreClosed() async throws {
         try await Self.withServer(limits: Self.tightLimits) { port in
-            let silent = try RawHTTP.connect(port: port)
-            defer { _ = close(silent) }
-            let trickling = try RawHTTP.connect(port: port)
-            defer { _ = close(trickling) }
-            let started = ContinuousClock.now
-            // One byte every 100 ms: a reset-on-read idle timer would never fire.
-            var closedAfter: Duration?
-            for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 40) {
-                guard (try? RawHTTP.sendAll(trickling, [byte])) != nil else { break }
-                if RawHTTP.isClosedByPeer(trickling) {
-                    closedAfter = ContinuousClock.now - started
-                    break
+            // On a thread of its own, so the timing is the server's, not a busy test pool's.
+            let (closedAfter, silentClosed) = try await RawHTTP.offPool { () throws -> (Duration?, Bool) in
+                let silent = try RawHTTP.connect(port: port)
+                defer { _ = close(silent) }
+                let trickling = try RawHTTP.connect(port: port)
+                defer { _ = close(trickling) }
+                let started = ContinuousClock.now
+                // One byte every 100 ms: a reset-on-read idle timer would never fire.
+                for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 40) {
+                    guard (try? RawHTTP.sendAll(trickling, [byte])) != nil, !RawHTTP.isClosedByPeer(trickling) else {
+                        return (ContinuousClock.now - started, RawHTTP.isClosedByPeer(silent))
+                    }
+                    Thread.sleep(forTimeInterval: 0.1)
                 }
-                try await Task.sleep(for: .milliseconds(100))
+                return (nil, RawHTTP.isClosedByPeer(silent))
             }
             let elapsed = try #require(closedAfter, "a trickling client was never closed")
             #expect(elapsed >= .milliseconds(400) && elapsed < .seconds(2), "closed after \(elapsed)")
-            #expect(RawHTTP.isClosedByPeer(silent), "a silent client outlived the request deadline")
+            #expect(silentClosed, "a silent client outlived the request deadline")
         }
     }
 
@@ -159,17 +160,38 @@ struct MetricsServerTests {
     @Test("connections beyond the cap wait in the backlog and are served once a slot is free")
     func connectionCap() async throws {
         try await Self.withServer(limits: Self.tightLimits) { port in
-            // Two silent connections take both slots until the request deadline closes them.
-            let first = try RawHTTP.connect(port: port)
-            defer { _ = close(first) }
-            let second = try RawHTTP.connect(port: port)
-            defer { _ = close(second) }
-            try await Task.sleep(for: .milliseconds(50))
-            let started = ContinuousClock.now
-            let answer = try await RawHTTP.exchange(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
-            let waited = ContinuousClock.now - started
-            #expect(answer.status == 200)
+            let (status, waited) = try await RawHTTP.offPool { () throws -> (Int, Duration) in
+                // Two silent connections take both slots until the request deadline closes them.
+                let first = try RawHTTP.connect(port: port)
+                defer { _ = close(first) }
+                let second = try RawHTTP.connect(port: port)
+                defer { _ = close(second) }
+                Thread.sleep(forTimeInterval: 0.05)
+                let started = ContinuousClock.now
+                let answer = try RawHTTP.exchangeBlocking(port: port, request: "GET /healthz HTTP/1.1\r\n\r\n")
+                return (answer.status, ContinuousClock.now - started)
+            }
+            #expect(status == 200)
             #expect(waited >= .milliseconds(250) && waited < .seconds(3), "answered after \(waited)")
+        }
+    }
+
+    @Test("a scrape is answered while every thread of the concurrency pool is blocked")
+    func answersWithoutThePool() async throws {
+        try await Self.withServer(limits: MetricsServer.Limits()) { port in
+            // Occupy every pool thread for a second (what blocking work on the pool would do).
+            let blockers = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in
+                Task.detached { RawHTTP.blockThisThread(seconds: 1) }
+            }
+            let (status, took) = try await RawHTTP.offPool { () throws -> (Int, Duration) in
+                Thread.sleep(forTimeInterval: 0.1)
+                let started = ContinuousClock.now
+                let answer = try RawHTTP.exchangeBlocking(port: port, request: "GET /metrics HTTP/1.1\r\n\r\n")
+                return (answer.status, ContinuousClock.now - started)
+            }
+            for blocker in blockers { await blocker.value }
+            #expect(status == 200)
+            #expect(took < .milliseconds(500), "a scrape waited \(took) for the pool")
         }
     }
 
@@ -241,11 +263,21 @@ private enum RawHTTP {
         var code: Int32
     }
 
-    /// ``exchangeBlocking(port:request:)`` on a thread of its own: the server answers on the concurrency pool, which
-    /// a blocking call from a test must not occupy.
+    /// ``exchangeBlocking(port:request:)`` on a thread of its own: a blocking call must not occupy the test's
+    /// concurrency pool.
     static func exchange(port: Int, request: String) async throws -> Response {
+        try await offPool { try exchangeBlocking(port: port, request: request) }
+    }
+
+    /// Blocks the calling thread (to occupy a pool thread on purpose).
+    static func blockThisThread(seconds: Double) {
+        Thread.sleep(forTimeInterval: seconds)
+    }
+
+    /// Runs blocking socket code on a thread of its own.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try exchangeBlocking(port: port, request: request) }) }.start()
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 

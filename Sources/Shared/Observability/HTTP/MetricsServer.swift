@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -15,8 +16,8 @@ import Synchronization
 /// Every connection is a stranger's and every answer is bounded (``Limits``): one request per connection
 /// (`Connection: close`), a request of at most 8 KiB (else `431`), arriving within 2 seconds of the connection
 /// (else it is closed), the answer taken within 10 seconds, at most 32 connections at once (more wait in the
-/// listen backlog). A misbehaving client costs at most that and never stops the server. Scrapes run on
-/// SwiftNIO's event loops and the concurrency pool, never on the workers' consumer threads.
+/// listen backlog). A misbehaving client costs at most that and never stops the server. Scrapes run on a SwiftNIO
+/// event loop thread (``EventLoopTaskExecutor``), never on the concurrency pool or the workers' consumer threads.
 ///
 /// Run it as a `Service` in the worker's `ServiceGroup`; graceful shutdown stops accepting and closes once the
 /// connections in flight are answered; cancellation stops it at once.
@@ -98,7 +99,10 @@ public struct MetricsServer: Service {
             logger: logger)
         defer { listening.stop() }
         do {
-            try await application.run()
+            // Child tasks inherit the preference: every connection is served on the event loop's thread.
+            try await withTaskExecutorPreference(EventLoopTaskExecutor(MultiThreadedEventLoopGroup.singleton.any())) {
+                try await application.run()
+            }
         } catch let error as IOError {
             let failure = ServerError(code: .cannotListen, errnoCode: error.errnoCode,
                                       message: String(cString: strerror(error.errnoCode)))
