@@ -2,7 +2,8 @@
 # Usage: docker build -t schoolict:latest .      (or: docker compose build)
 #        docker run --rm schoolict:latest schoolict --help
 # One image holds all executables; the container's command picks the worker (default SubmissionWorker).
-ARG SWIFT_IMAGE=swift:6.0-bookworm
+# Swift 6.2 or later: Hummingbird 2.28 and swift-otel 1.6 are swift-tools-version 6.2 packages.
+ARG SWIFT_IMAGE=swift:6.2-bookworm
 
 FROM ${SWIFT_IMAGE} AS build
 RUN apt-get update \

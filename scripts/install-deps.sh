@@ -38,7 +38,7 @@ else
   cat >&2 <<'EOF'
 install-deps: no Swift toolchain found ('swift --version' failed).
   Swift 6 does not come from apt: install it from swift.org (e.g. with swiftly) or use the
-  swift:6.0-bookworm container image, and put its usr/bin on PATH.
+  swift:6.2-bookworm container image (6.2 or later: some dependencies need it), and put its usr/bin on PATH.
 EOF
   exit 1
 fi
