@@ -152,6 +152,24 @@ struct TracingIntegrationTests {
         #expect(publish != nil, "the relay's publish links to the submission's trace")
         #expect(try receiver.received().paths.allSatisfy { $0 == "/v1/traces" })
         try harness.checkWorkers()
+        // The exporter stops last and the worker exits 0 on SIGTERM.
+        #expect(harness.workers[0].terminate(timeout: .seconds(15)) == 0, "\(harness.workerLogs())")
+    }
+
+    /// An OTLP endpoint nobody answers costs the worker nothing but dropped spans: it takes work in and stops cleanly.
+    @Test func aCollectorThatIsDownChangesNothingElse() throws {
+        let harness = try IntegrationHarness()
+        defer { harness.shutDown() }
+        try harness.startWorker(extra: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(try FreePort.next())",
+                                        "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_EXPORTER_OTLP_TIMEOUT": "500"])
+        _ = try harness.send(F.registry)
+        var traced = F.inventory(id: "otlp-down", items: [F.item("desktop", quantity: 1, year: 2015)])
+        traced.headers = [("traceparent", .string(Self.traceparent))]
+        let outcome = try harness.send(traced)
+        #expect(outcome.routingKey == "submission.accepted.equipment_inventory")
+        #expect(outcome.trace?.traceID == Self.traceID)
+        try harness.checkWorkers()
+        #expect(harness.workers[0].terminate(timeout: .seconds(15)) == 0, "\(harness.workerLogs())")
     }
 
     /// An `allocation.run`'s run has a span of its own under the command's span, with the run's figures.

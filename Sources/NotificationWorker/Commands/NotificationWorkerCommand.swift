@@ -13,7 +13,8 @@ struct NotificationWorkerCommand: AsyncParsableCommand {
             Configuration comes from the environment: AMQP_URL, DATABASE_URL, SMTP_URL, MAIL_FROM, SCHOOLICT_NOW \
             (see docs/asyncapi.yaml), and NOTIFY_DRY_RUN, NOTIFY_INTERVAL_SECONDS, NOTIFY_SENDERS, NOTIFY_BATCH_SIZE, \
             NOTIFY_RETRY_BASE_SECONDS, NOTIFY_RETRY_MAX_SECONDS, NOTIFY_MAX_ATTEMPTS, NOTIFY_SMTP_TIMEOUT_SECONDS, \
-            NOTIFY_SUMMARIES_PER_HOUR, SMTP_CA_FILE. With METRICS_PORT: /metrics, /healthz (liveness), /readyz.
+            NOTIFY_SUMMARIES_PER_HOUR, SMTP_CA_FILE. With METRICS_PORT: /metrics, /healthz (liveness), /readyz. \
+            With OTEL_EXPORTER_OTLP_ENDPOINT: spans exported over OTLP/HTTP (OTEL_SERVICE_NAME and OTEL_* as usual).
             """,
         version: SchoolICT.version
     )
