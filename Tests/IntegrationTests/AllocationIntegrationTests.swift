@@ -464,9 +464,10 @@ struct AllocationIntegrationTests {
                                  ELSE '2022-01-14T09:30:00+02:00'::timestamptz END, $3::text, 'insert')
                     """, [id, school, status])
                 try db.query("""
-                    INSERT INTO equipment_items (submission_id, line_no, campaign, school_code, category, quantity,
-                                                 acquired_year, condition)
-                    SELECT $1, n, 'gr-ict-2022', $2, category, quantity, 2018, condition
+                    INSERT INTO equipment_records (submission_id, campaign, school_code, lines)
+                    SELECT $1, 'gr-ict-2022', $2,
+                           jsonb_agg(jsonb_build_object('line_no', n, 'category', category, 'quantity', quantity,
+                                                        'acquired_year', 2018, 'condition', condition))
                     FROM unnest($3::text[], $4::int[], $5::text[]) WITH ORDINALITY AS l(category, quantity, condition, n)
                     """, [id, school, lines.map(\.0), lines.map(\.1), lines.map(\.2)])
             }

@@ -46,7 +46,8 @@ enum AccessModel {
         // SubmissionWorker: validates and stores submissions and registry commands.
         "GRANT SELECT, INSERT, UPDATE ON schools, campaigns TO schoolict_submission",
         "GRANT SELECT, INSERT ON campaign_deadlines, submissions, equipment_serials, devices, handovers TO schoolict_submission",
-        "GRANT SELECT, INSERT, DELETE ON equipment_items TO schoolict_submission",
+        "GRANT SELECT, INSERT, DELETE ON equipment_records TO schoolict_submission",
+        "GRANT SELECT ON equipment_items TO schoolict_submission",
         "GRANT SELECT, INSERT, UPDATE ON students TO schoolict_submission",
         "GRANT SELECT, INSERT ON donations TO schoolict_submission",
         "GRANT SELECT, UPDATE (handed_over_at) ON allocations TO schoolict_submission",
