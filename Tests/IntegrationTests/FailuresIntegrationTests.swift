@@ -31,7 +31,7 @@ struct FailuresIntegrationTests {
         try Failures.record(Self.delivery("f-1", count: 5), queue: "submissions", outcome: nil,
                             reason: .deliveredTooOften(5), database: database)
         try Failures.record(Self.delivery("f-2", exchange: Topology.Exchange.commands), queue: "submissions",
-                            outcome: nil, reason: .settledAlone(Self.delivery("f-2"), maximumDeliveries: 5),
+                            outcome: nil, reason: .database(PostgresError(code: .queryFailed, sqlState: "22001")),
                             database: database)
         try Failures.record(Self.delivery("f-1"), queue: "allocations", outcome: nil, reason: .database(refusal),
                             database: database)
@@ -47,7 +47,7 @@ struct FailuresIntegrationTests {
         #expect(first.code == "processing_failed")
         #expect(first.reason == "delivered 5 times without an acknowledgement; not processed", "the latest failure")
         let second = try #require(latest[Failures.Key(stream: Topology.Exchange.commands, messageID: "f-2")])
-        #expect(second.reason == "database refused it on its own (SQLSTATE in the worker's log)")
+        #expect(second.reason == "database refused it: SQLSTATE 22001")
 
         let stored = try database.query("SELECT reason FROM message_failures WHERE queue = 'allocations'")
         #expect(try stored.first?.string(0) == "database refused it: SQLSTATE 23505, constraint students_pkey")

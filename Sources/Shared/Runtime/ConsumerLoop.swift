@@ -168,7 +168,7 @@ final class ConsumerLoop {
                 logger.error("a message was delivered too often", metadata: [
                     "message.id": "\(delivery.messageID ?? "-")", "amqp.delivery_count": "\(delivery.deliveryCount)",
                 ])
-                try settleAlone(delivery)
+                try settleAlone(delivery, reason: .deliveredTooOften(delivery.deliveryCount))
             } else if delivery.deliveryCount >= 2 {
                 // Delivered twice before without an ack: maybe it crashes the worker. Process it alone.
                 suspects.append(delivery)
@@ -219,7 +219,7 @@ final class ConsumerLoop {
                 for delivery in batch { try processAndSettle([delivery]) }
                 return
             }
-            try settleAlone(batch[0])
+            try settleAlone(batch[0], reason: .database(error))
             return
         }
         relay.notify()
@@ -235,7 +235,7 @@ final class ConsumerLoop {
     /// A delivery seen too often (it may crash the worker) or refused by the database on its own, settled without
     /// processing its body: processed before → its stored outcome again and an ack; otherwise the handler's
     /// `processing_failed` outcome (if any) and the dead-letter queue, for an operator.
-    private func settleAlone(_ delivery: AMQPDelivery) throws {
+    private func settleAlone(_ delivery: AMQPDelivery, reason: Failures.Reason) throws {
         let connection = try database.connected()
         switch try handler.poisonVerdict(for: delivery, database: connection) {
         case .alreadyProcessed(let outcome):
@@ -247,8 +247,7 @@ final class ConsumerLoop {
             logger.error("dead-lettering a message that cannot be processed",
                          metadata: ["message.id": "\(delivery.messageID ?? "-")"])
             // Transient: the message is not recorded as processed, so a replay after a fix gets a fresh outcome.
-            try Failures.record(delivery, queue: settings.queue, outcome: outcome,
-                                reason: .settledAlone(delivery, maximumDeliveries: settings.maximumDeliveries), database: connection)
+            try Failures.record(delivery, queue: settings.queue, outcome: outcome, reason: reason, database: connection)
             relay.notify()
             try deadLetter(delivery.deliveryTag)
             count("failed", 1)

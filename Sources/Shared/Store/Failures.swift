@@ -23,14 +23,6 @@ public enum Failures {
             Reason("delivered \(count) times without an acknowledgement; not processed")
         }
 
-        /// A delivery the consumer loop settles alone without the database error at hand: seen too often (at
-        /// least `maximumDeliveries` times), else refused by the database on its own (the loop logs the SQLSTATE).
-        public static func settledAlone(_ delivery: AMQPDelivery, maximumDeliveries: Int) -> Reason {
-            delivery.deliveryCount >= maximumDeliveries
-                ? deliveredTooOften(delivery.deliveryCount)
-                : Reason("database refused it on its own (SQLSTATE in the worker's log)")
-        }
-
         public var description: String { text }
     }
 
