@@ -132,7 +132,12 @@ struct MetricsServerTests {
                 // One byte every 100 ms: a reset-on-read idle timer would never fire.
                 for byte in Array("GET /metrics HTTP/1.1\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 40) {
                     guard (try? RawHTTP.sendAll(trickling, [byte])) != nil, !RawHTTP.isClosedByPeer(trickling) else {
-                        return (ContinuousClock.now - started, RawHTTP.isClosedByPeer(silent))
+                        let closedAfter = ContinuousClock.now - started
+                        // The silent one has the same deadline, but its close may reach us a little later on a busy
+                        // machine: allow 2 s, still well before the connection deadline (3 s) would close it.
+                        let until = ContinuousClock.now + .seconds(2)
+                        while !RawHTTP.isClosedByPeer(silent), ContinuousClock.now < until { Thread.sleep(forTimeInterval: 0.05) }
+                        return (closedAfter, RawHTTP.isClosedByPeer(silent))
                     }
                     Thread.sleep(forTimeInterval: 0.1)
                 }
