@@ -89,11 +89,9 @@ final class AllocationProcessor: BatchHandler {
         guard let record = try database.campaigns([campaign])[campaign], record.kind == .deviceSupport else {
             return 0
         }
-        let result = try WorkerTracing.withSpan("allocation run") { span in
-            try Self.traced(span, campaign: campaign, trigger: trigger) {
-                try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
-                    .perform(trigger: trigger, triggerMessageID: nil, database: database)
-            }
+        let result = try Self.traced(campaign: campaign, trigger: trigger) {
+            try AllocationRun(campaign: record, scope: .campaign, runID: Self.newRunID(), now: clock.now())
+                .perform(trigger: trigger, triggerMessageID: nil, database: database)
         }
         logger.info("allocation run", metadata: ["allocation.run_id": "\(result.runID)", "allocation.campaign": "\(campaign)",
                                                  "allocation.allocated": "\(result.figures.allocated)",
@@ -108,18 +106,21 @@ final class AllocationProcessor: BatchHandler {
 
     static func newRunID() -> String { "run-" + UUID().uuidString.lowercased() }
 
-    /// An allocation run's figures on its span (campaign, trigger, run id, allocated, waiting: no student).
-    static func traced(_ span: (any Span)?, campaign: String, trigger: String,
+    /// An allocation run in an `allocation run` span (a child of the command's trace, if any) with its figures
+    /// (campaign, trigger, run id, allocated, waiting: no student), when spans are exported.
+    static func traced(campaign: String, trigger: String, parent: TraceContext? = nil,
                        _ run: () throws -> AllocationRun.Result) throws -> AllocationRun.Result {
-        span?.attributes["allocation.campaign"] = campaign
-        span?.attributes["allocation.trigger"] = trigger
-        let result = try run()
-        span?.updateAttributes { attributes in
-            attributes["allocation.run_id"] = result.runID
-            attributes["allocation.allocated"] = result.figures.allocated
-            attributes["allocation.waiting"] = result.figures.waiting
+        try WorkerTracing.withSpan("allocation run", parent: parent) { span in
+            span?.attributes["allocation.campaign"] = campaign
+            span?.attributes["allocation.trigger"] = trigger
+            let result = try run()
+            span?.updateAttributes { attributes in
+                attributes["allocation.run_id"] = result.runID
+                attributes["allocation.allocated"] = result.figures.allocated
+                attributes["allocation.waiting"] = result.figures.waiting
+            }
+            return result
         }
-        return result
     }
 
     /// Events a command caused carry its trace, each with a span of its own.
@@ -225,12 +226,10 @@ final class AllocationProcessor: BatchHandler {
             return (.rejected(id, subject, campaign: command.campaign, schoolCode: code,
                               [FieldError(.unknownSchool, field: "school_code", "no school with this code")]), [])
         }
-        let run = try WorkerTracing.withSpan("allocation run", parent: trace) { span in
-            try Self.traced(span, campaign: command.campaign, trigger: "command") {
-                try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
-                                  runID: MessageID.fitting("run-" + id), now: clock.now())
-                    .perform(trigger: "command", triggerMessageID: id, database: database)
-            }
+        let run = try Self.traced(campaign: command.campaign, trigger: "command", parent: trace) {
+            try AllocationRun(campaign: campaign, scope: .init(region: command.region, schoolCode: command.schoolCode),
+                              runID: MessageID.fitting("run-" + id), now: clock.now())
+                .perform(trigger: "command", triggerMessageID: id, database: database)
         }
         logger.info("allocation run", metadata: ["allocation.run_id": "\(run.runID)", "allocation.campaign": "\(command.campaign)",
                                                  "allocation.allocated": "\(run.figures.allocated)",

@@ -299,8 +299,11 @@ final class ResilientPublisher: @unchecked Sendable {  // @unchecked: used by on
 
     init(brokers: BrokerEndpoints) { self.brokers = brokers }
 
-    func publish(_ messages: [AMQPMessage]) {
-        while true {
+    /// Publishes `messages` with confirms, trying every address again until they are confirmed or `giveUp` passes
+    /// (then they are reported lost by the checks; the run never hangs on a cluster that does not come back).
+    func publish(_ messages: [AMQPMessage], giveUp: Duration = .seconds(120)) {
+        let deadline = ContinuousClock.now + giveUp
+        while ContinuousClock.now < deadline {
             do {
                 let connection = try connected()
                 for message in messages { try connection.publish(message) }
@@ -312,6 +315,7 @@ final class ResilientPublisher: @unchecked Sendable {  // @unchecked: used by on
                 Thread.sleep(forTimeInterval: 0.2)
             }
         }
+        print("publisher: gave up on \(messages.count) messages after \(giveUp) without a broker confirming them")
     }
 
     private func connected() throws -> AMQPConnection {

@@ -59,20 +59,23 @@ struct Dead: ParsableCommand {
         func close() { connection.close() }
     }
 
-    /// What the workers stored about the dead letters that failed on their own (``Failures``), from the database
-    /// (`DATABASE_URL`, e.g. the operator role); `nil` with a note when it cannot be read.
-    static func storedFailures(of deliveries: [AMQPDelivery], queue: String) -> (failures: [Failures.Key: Failures.Record]?, note: String?) {
+    /// The stored failure column of each of `deliveries`, in order: `code (reason)` as the worker stored it when the
+    /// message failed on its own (``Failures``, read through `DATABASE_URL`, e.g. the operator role), `-` when none
+    /// was stored, `?` when the database cannot be read (then with a note saying why).
+    static func storedColumns(of deliveries: [AMQPDelivery], queue: String) -> (columns: [String], note: String?) {
         let keys = deliveries.map(failureKey)
-        guard !keys.isEmpty else { return ([:], nil) }
+        guard !keys.isEmpty else { return ([], nil) }
+        let failures: [Failures.Key: Failures.Record]
         do {
             let database = try PostgresConnection(url: try Configuration().databaseURL, applicationName: "schoolict dead")
             defer { database.close() }
-            return (try Failures.latest(queue: queue, messageIDs: Array(Set(keys.map(\.messageID))), database: database), nil)
+            failures = try Failures.latest(queue: queue, messageIDs: Array(Set(keys.map(\.messageID))), database: database)
         } catch let error as PostgresError {
-            return (nil, "stored failures not shown (database: \(error.code))")
+            return (keys.map { _ in "?" }, "stored failures not shown (database: \(error.code))")
         } catch {
-            return (nil, "stored failures not shown (\(error))")
+            return (keys.map { _ in "?" }, "stored failures not shown (\(error))")
         }
+        return (keys.map { key in failures[key].map { "\($0.code) (\($0.reason))" } ?? "-" }, nil)
     }
 
     /// The key a worker stored a dead letter's failure under: the exchange it was published to and its id as the
@@ -82,13 +85,6 @@ struct Dead: ParsableCommand {
         let id = IncomingMessage.identify(exchange: exchange, routingKey: delivery.death?.routingKey ?? delivery.routingKey,
                                           rawID: delivery.rawMessageID, body: delivery.body).id
         return Failures.Key(stream: exchange, messageID: id)
-    }
-
-    /// The stored failure column: `code (reason)`, `-` when none was stored, `?` when it could not be read.
-    static func storedColumn(_ delivery: AMQPDelivery, _ failures: [Failures.Key: Failures.Record]?) -> String {
-        guard let failures else { return "?" }
-        guard let record = failures[failureKey(delivery)] else { return "-" }
-        return "\(record.code) (\(record.reason))"
     }
 
     /// One line per dead letter: id, where it died, reason×count (`x-death`), time, size, and with `stored` the
@@ -121,8 +117,8 @@ struct Dead: ParsableCommand {
             let session = try Session(selection)
             defer { session.close() }
             let matching = session.deliveries.filter(selection.matches)
-            let (failures, note) = Dead.storedFailures(of: matching, queue: selection.workQueue)
-            for delivery in matching { print(Dead.line(delivery, stored: Dead.storedColumn(delivery, failures))) }
+            let (stored, note) = Dead.storedColumns(of: matching, queue: selection.workQueue)
+            for (delivery, column) in zip(matching, stored) { print(Dead.line(delivery, stored: column)) }
             if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
             print("\(matching.count) of \(session.deliveries.count) dead letters in \(selection.deadQueue)")
         }
@@ -137,10 +133,10 @@ struct Dead: ParsableCommand {
             let session = try Session(selection)
             defer { session.close() }
             let matching = session.deliveries.filter(selection.matches)
-            let (failures, note) = Dead.storedFailures(of: matching, queue: selection.workQueue)
+            let (stored, note) = Dead.storedColumns(of: matching, queue: selection.workQueue)
             if let note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
-            for delivery in matching {
-                print("--- " + Dead.line(delivery, stored: Dead.storedColumn(delivery, failures)))
+            for (delivery, column) in zip(matching, stored) {
+                print("--- " + Dead.line(delivery, stored: column))
                 print("exchange: \(delivery.exchange)  routing key: \(delivery.routingKey)")
                 if let correlation = delivery.correlationID { print("correlation_id: \(correlation)") }
                 if let user = delivery.userID { print("user_id: \(user)") }

@@ -192,9 +192,10 @@ final class ConsumerLoop {
             lastSweep = .now
             let swept = try Retention.sweep(queue: settings.queue, olderThanDays: configuration.retentionDays,
                                             database: database.connected())
-            if swept.claims + swept.outbox > 0 {
-                logger.info("retention: deleted old claims and outcomes",
+            if swept.claims + swept.outbox + swept.failures > 0 {
+                logger.info("retention: deleted old claims, outcomes and failure records",
                             metadata: ["retention.claims": "\(swept.claims)", "retention.outbox": "\(swept.outbox)",
+                                       "retention.failures": "\(swept.failures)",
                                        "retention.days": "\(configuration.retentionDays)"])
             }
         }

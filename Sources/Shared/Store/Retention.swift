@@ -13,39 +13,36 @@ public enum Retention {
     @discardableResult
     public static func sweep(queue: String, olderThanDays days: Int,
                              database: PostgresConnection) throws(PostgresError) -> (claims: Int, outbox: Int, failures: Int) {
-        var claims = 0
-        var outbox = 0
-        var failures = 0
-        while true {
-            let deleted = try database.query("""
-                DELETE FROM processed_messages WHERE ctid IN (
-                    SELECT ctid FROM processed_messages
-                    WHERE queue = $1 AND processed_at < now() - make_interval(days => $2) LIMIT $3)
-                RETURNING 1
-                """, [queue, days, chunk]).count
-            claims += deleted
-            if deleted < chunk { break }
-        }
-        while true {
-            let deleted = try database.query("""
-                DELETE FROM outbox WHERE id IN (
-                    SELECT id FROM outbox WHERE created_at < now() - make_interval(days => $1)
-                    AND (NOT needs_relay OR published_at IS NOT NULL) LIMIT $2)
-                RETURNING 1
-                """, [days, chunk]).count
-            outbox += deleted
-            if deleted < chunk { break }
-        }
-        while true {
-            let deleted = try database.query("""
-                DELETE FROM message_failures WHERE id IN (
-                    SELECT id FROM message_failures
-                    WHERE queue = $1 AND failed_at < now() - make_interval(days => $2) LIMIT $3)
-                RETURNING 1
-                """, [queue, days, chunk]).count
-            failures += deleted
-            if deleted < chunk { break }
-        }
+        let claims = try deleteInChunks("""
+            DELETE FROM processed_messages WHERE ctid IN (
+                SELECT ctid FROM processed_messages
+                WHERE queue = $1 AND processed_at < now() - make_interval(days => $2) LIMIT $3)
+            RETURNING 1
+            """, [queue, days], database: database)
+        let outbox = try deleteInChunks("""
+            DELETE FROM outbox WHERE id IN (
+                SELECT id FROM outbox WHERE created_at < now() - make_interval(days => $1)
+                AND (NOT needs_relay OR published_at IS NOT NULL) LIMIT $2)
+            RETURNING 1
+            """, [days], database: database)
+        let failures = try deleteInChunks("""
+            DELETE FROM message_failures WHERE id IN (
+                SELECT id FROM message_failures
+                WHERE queue = $1 AND failed_at < now() - make_interval(days => $2) LIMIT $3)
+            RETURNING 1
+            """, [queue, days], database: database)
         return (claims, outbox, failures)
+    }
+
+    /// Runs `sql` (a `DELETE … LIMIT` chunk whose last parameter is the chunk size, appended to `parameters`, and
+    /// which returns a row per deleted row) until a chunk deletes fewer than ``chunk`` rows; returns how many in all.
+    private static func deleteInChunks(_ sql: String, _ parameters: [any PostgresBindable],
+                                       database: PostgresConnection) throws(PostgresError) -> Int {
+        var total = 0
+        while true {
+            let deleted = try database.query(sql, parameters + [chunk]).count
+            total += deleted
+            if deleted < chunk { return total }
+        }
     }
 }
