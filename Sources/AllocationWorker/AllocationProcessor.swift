@@ -40,15 +40,16 @@ final class AllocationProcessor: BatchHandler {
                 continue
             }
             let message = IncomingMessage.classify(delivery, limits: limits)
-            let key = Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
+            let key = Inbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
             if seenKeys.insert(key).inserted {
-                let subject = IncomingMessage.identify(delivery).subject
-                commands.append(ClaimedCommand(key: key, id: message.messageID, message: message, subject: subject,
+                commands.append(ClaimedCommand(key: key, id: message.messageID, message: message,
                                                publishedBy: delivery.userID, trace: delivery.trace))
             }
         }
-        var result = try database.transaction { database in
-            try process(commands: commands, triggered: triggered, database: database)
+        var result = try Inbox.retrying(logger: logger) {
+            try database.transaction { database in
+                try process(commands: commands, triggered: triggered, database: database)
+            }
         }
         if ignoredEvents > 0 { result.counts["ignored", default: 0] += ignoredEvents }
         return result
@@ -100,7 +101,7 @@ final class AllocationProcessor: BatchHandler {
         // A run nobody asked for that found nothing to allocate stays in `allocation_runs` but says nothing.
         guard result.figures.allocated > 0 else { return 0 }
         let events = result.events()
-        try Outbox.storeForRelay(events, database: database)
+        try Outbox.store(events, database: database)
         return events.count
     }
 
@@ -138,29 +139,30 @@ final class AllocationProcessor: BatchHandler {
         var key: String
         var id: String
         var message: IncomingMessage
-        var subject: Outcome.Subject
         var publishedBy: String?
         var trace: TraceContext?
     }
 
     private func process(commands: [ClaimedCommand], triggered: Set<String>,
                          database: PostgresConnection) throws -> BatchResult {
-        let fresh = try Outbox.claim(commands.sorted { $0.key < $1.key }.map { ($0.key, $0.publishedBy) },
-                                     queue: Self.queue, database: database)
+        // Commands processed before are answered with their stored outcome; the others are recorded with theirs at
+        // the end (``Inbox``): a concurrent worker running the same command waits on the campaign lock below, and one
+        // of the two is retried and finds the claim.
+        let processedBefore = try Inbox.claimed(commands.map(\.key), database: database)
         // Every campaign this batch may run, locked up front in one order: two workers with the same campaigns
         // in different orders would otherwise deadlock. (The locks are re-entrant; `perform` takes them again.)
         var campaigns = triggered
-        for command in commands where fresh.contains(command.key) {
+        for command in commands where !processedBefore.contains(command.key) {
             if case .command(_, .allocationRun(let run)) = command.message { campaigns.insert(run.campaign) }
         }
         for campaign in campaigns.sorted() {
             try AllocationStore.lockCampaign(campaign, database: database)
         }
         var result = BatchResult()
-        var outcomes: [AMQPMessage] = []
+        var processed: [Inbox.Processed] = []
         var events: [AMQPMessage] = []
         var fullRunDone = Set<String>()
-        for claimed in commands where fresh.contains(claimed.key) {
+        for claimed in commands where !processedBefore.contains(claimed.key) {
             let id = claimed.id
             var outcome: Outcome
             switch claimed.message {
@@ -184,17 +186,17 @@ final class AllocationProcessor: BatchHandler {
             }
             outcome.publishedBy = claimed.publishedBy
             outcome.trace = claimed.trace
-            outcomes.append(outcome.message)
+            processed.append(Inbox.Processed(claimKey: claimed.key, publishedBy: claimed.publishedBy,
+                                             outcome: outcome.message))
             result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
         }
         // Outcomes first, then the runs' and plans' events: the relay publishes in the order they are stored.
-        try Outbox.store(outcomes, database: database)
-        try Outbox.storeForRelay(events, database: database)
+        try Inbox.record(processed, queue: Self.queue, database: database)
+        try Outbox.store(events, database: database)
         // Redelivered commands: their stored outcome again.
-        let duplicates = commands.filter { !fresh.contains($0.key) }
+        let duplicates = commands.filter { processedBefore.contains($0.key) }
         if !duplicates.isEmpty {
-            let stored = try Outbox.loadOutcomes(duplicates.map { ($0.key, $0.id, $0.subject) }, database: database)
-            try Outbox.requeue(Array(stored.values), database: database)
+            try Inbox.republish(duplicates.map(\.key), database: database)
             result.counts["duplicate", default: 0] += duplicates.count
         }
 

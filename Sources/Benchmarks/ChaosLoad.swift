@@ -202,7 +202,7 @@ enum ChaosChecks {
             SELECT count(*)::int, count(DISTINCT device_serial)::int, count(DISTINCT (school_code, student_ref))::int
             FROM allocations WHERE campaign = $1
             """, [devices])[0]
-        let pending = try database.query("SELECT count(*)::int FROM outbox WHERE needs_relay AND published_at IS NULL")[0].int(0)
+        let pending = try Outbox.pendingCount(database: database)
 
         let acceptedSubmissions = accepted.filter { !$0.contains("-run-") }.count
         let acceptedRuns = state.outcomeKinds.filter { $0.key.contains("-run-") && $0.value.contains { $0.contains("accepted") } }.count

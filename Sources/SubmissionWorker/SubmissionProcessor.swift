@@ -31,29 +31,23 @@ final class SubmissionProcessor: BatchHandler {
                 "batch.database_ms": "\((ContinuousClock.now - decoded).milliseconds)",
             ])
         }
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try database.transaction { database in
+        do {
+            return try Inbox.retrying(logger: logger) {
+                try database.transaction { database in
                     try process(messages, deliveries: deliveries, database: database)
                 }
-            } catch let error as PostgresError where error.isConnectionError {
-                throw error
-            } catch let error as PostgresError where error.isSerializationFailure && attempt < 4 {
-                logger.info("batch hit a deadlock or serialization failure, retrying",
-                            metadata: ["db.sqlstate": "\(error.sqlState ?? "")"])
-                continue
-            } catch let error as PostgresError where deliveries.count > 1 {
-                // A concurrent worker may have stored a conflicting serial or donation between our checks
-                // and our writes: process one by one, so each message is decided on committed data and
-                // one bad message does not fail the others.
-                logger.warning("batch failed, processing its messages one by one",
-                               metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "batch.size": "\(deliveries.count)"])
-                return try handleOneByOne(deliveries, database: database)
-            } catch let error as PostgresError {
-                return try giveUp(on: deliveries[0], message: messages[0], error: error, database: database)
             }
+        } catch let error as PostgresError where error.isConnectionError {
+            throw error
+        } catch let error as PostgresError where deliveries.count > 1 {
+            // A concurrent worker may have stored a conflicting serial or donation between our checks
+            // and our writes: process one by one, so each message is decided on committed data and
+            // one bad message does not fail the others.
+            logger.warning("batch failed, processing its messages one by one",
+                           metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "batch.size": "\(deliveries.count)"])
+            return try handleOneByOne(deliveries, database: database)
+        } catch let error as PostgresError {
+            return try giveUp(on: deliveries[0], message: messages[0], error: error, database: database)
         }
     }
 
@@ -100,19 +94,17 @@ final class SubmissionProcessor: BatchHandler {
 
     /// Runs inside the batch transaction.
     ///
-    /// Messages are told apart by their claim key (``Outbox/claimKey(queue:stream:id:)``): a submission and a
+    /// Messages are told apart by their claim key (``Inbox/claimKey(queue:stream:id:)``): a submission and a
     /// registry command that happen to share an id are two messages, each with its own outcome.
     private func process(_ messages: [IncomingMessage], deliveries: [AMQPDelivery],
                          database: PostgresConnection) throws -> BatchResult {
         let keys = zip(messages, deliveries).map { message, delivery in
-            Outbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
+            Inbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
         }
-        // Claim every distinct key once (sorted, so concurrent workers lock in the same order).
         var firstIndex: [String: Int] = [:]
         for (index, key) in keys.enumerated() where firstIndex[key] == nil { firstIndex[key] = index }
         var phases = PhaseTimer()
-        let fresh = try Outbox.claim(firstIndex.keys.sorted().map { ($0, deliveries[firstIndex[$0]!].userID) },
-                                     queue: Self.queue, database: database)
+        let claimed = try Inbox.claimed(firstIndex.keys, database: database)
         phases.mark("claim")
 
         var outcomes: [String: Outcome] = [:]
@@ -121,7 +113,7 @@ final class SubmissionProcessor: BatchHandler {
             for (key, outcome) in try decideSegment(segment, database: database) { outcomes[key] = outcome }
             segment.removeAll()
         }
-        for (index, message) in messages.enumerated() where firstIndex[keys[index]] == index && fresh.contains(keys[index]) {
+        for (index, message) in messages.enumerated() where firstIndex[keys[index]] == index && !claimed.contains(keys[index]) {
             let key = keys[index]
             switch message {
             case .submission(let id, let submission):
@@ -141,21 +133,17 @@ final class SubmissionProcessor: BatchHandler {
             outcomes[key]?.trace = delivery.trace
         }
 
-        // Each outcome serialised once, for the outbox and for publishing.
-        var outcomeMessages: [String: AMQPMessage] = [:]
-        outcomeMessages.reserveCapacity(outcomes.count)
-        for (key, outcome) in outcomes { outcomeMessages[key] = outcome.message }
-        let freshMessages = outcomes.keys.sorted { firstIndex[$0]! < firstIndex[$1]! }.map { outcomeMessages[$0]! }
+        // Each outcome serialised once, stored with its claim and queued for the relay, in delivery order.
+        let processed = outcomes.keys.sorted { firstIndex[$0]! < firstIndex[$1]! }.map { key in
+            Inbox.Processed(claimKey: key, publishedBy: deliveries[firstIndex[key]!].userID, outcome: outcomes[key]!.message)
+        }
         phases.mark("decide_write")
-        try Outbox.storeClaimed(freshMessages, database: database)
+        try Inbox.record(processed, queue: Self.queue, database: database)
         phases.mark("outbox")
 
         // Duplicates of earlier deliveries get their stored outcome published again (the same key twice in this
         // batch shares the one just stored).
-        let duplicates = Set(keys).subtracting(fresh).map { key in
-            (claimKey: key, messageID: messages[firstIndex[key]!].messageID, subject: subject(of: messages[firstIndex[key]!], delivery: deliveries[firstIndex[key]!]))
-        }
-        try Outbox.requeue(Array(try Outbox.loadOutcomes(duplicates, database: database).values), database: database)
+        try Inbox.republish(claimed, database: database)
         var counts: [String: Int] = [:]
         for index in messages.indices {
             let key = keys[index]

@@ -90,6 +90,14 @@ enum SubmissionStore {
 
         if !effects.replacedRecords.isEmpty {
             let keys = Array(effects.replacedRecords)
+            // Two workers replacing the same school's record at once would each delete the old one and both insert
+            // theirs. A lock per school (in one order, so workers never deadlock) makes the second wait for the
+            // first to commit; its DELETE then sees the first one's record and replaces it.
+            try database.query("""
+                SELECT pg_advisory_xact_lock(k) FROM (
+                    SELECT DISTINCT hashtextextended('equipment-record:' || r.campaign || chr(31) || r.school_code, 0) AS k
+                    FROM unnest($1::text[], $2::text[]) AS r(campaign, school_code) ORDER BY k) AS locks
+                """, [keys.map(\.campaign), keys.map(\.schoolCode)])
             // The records' serials go with them (ON DELETE CASCADE).
             try database.query("""
                 DELETE FROM equipment_records e USING unnest($1::text[], $2::text[]) AS r(campaign, school_code)

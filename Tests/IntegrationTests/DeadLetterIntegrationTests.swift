@@ -75,9 +75,10 @@ struct DeadLetterIntegrationTests {
         #expect(try harness.publisher.queueDepth("submissions.dead").messages == 2, "listing consumes nothing")
         let show = try Self.cli(harness, ["dead", "show", "--queue", "submissions", "--id", "dl-poison"])
         #expect(show.contains("processing_failed (delivered "), "\(show)")
-        // The outcome row was transient (deleted once published); the failure record stays.
+        // The outcome was published and its outbox row deleted; it was never stored as a claim. The failure record stays.
         #expect(try harness.scalar("SELECT count(*) FROM message_failures WHERE message_id = 'dl-poison'") == 1)
         #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE message_id = 'outcome-dl-poison'") == 0)
+        #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id = 'dl-poison'") == 0)
         try harness.checkWorkers()
     }
 

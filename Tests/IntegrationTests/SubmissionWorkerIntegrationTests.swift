@@ -151,7 +151,7 @@ struct SubmissionWorkerIntegrationTests {
             #expect(try harness.scalar("SELECT count(*) FROM equipment_serials WHERE school_code = $1", [F.greekLyceum.code]) == 30)
             #expect(try harness.scalar("SELECT count(*) FROM equipment_serials WHERE serial = 'PJ-77'") == 0)
             #expect(try harness.scalar("SELECT count(*) FROM equipment_items WHERE school_code = $1", [F.greekPrimary.code]) == 1)
-            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE message_id LIKE 'outcome-inv-%'") == 5)
+            #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id LIKE 'inv-%' AND outcome_body IS NOT NULL") == 5)
         }
     }
 
@@ -364,7 +364,7 @@ struct SubmissionWorkerIntegrationTests {
 
             for id in ["dup-1", "dup-2", "dup-3", "seed-school-\(F.greekLyceum.code)"] {
                 let seen = harness.outcomes.outcomes(of: id)
-                // A copy in the same batch shares the outcome still waiting in the outbox: published once.
+                // A copy in the same batch shares the outcome just stored: published once.
                 #expect(id == "dup-2" ? (1...2).contains(seen.count) : seen.count == 2, "\(id): \(seen.count) outcomes")
                 #expect(Set(seen.map(\.messageID)) == ["outcome-\(id)"], "\(id)")
                 #expect(Set(seen.map(\.routingKey)).count == 1, "\(id)")
@@ -372,7 +372,7 @@ struct SubmissionWorkerIntegrationTests {
             }
             #expect(try harness.scalar("SELECT count(*) FROM submissions WHERE message_id IN ('dup-1', 'dup-2', 'dup-3')") == 2)
             #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id IN ('dup-1', 'dup-2', 'dup-3')") == 3)
-            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE message_id LIKE 'outcome-dup-%'") == 3)
+            #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id LIKE 'dup-%' AND outcome_body IS NOT NULL") == 3)
             let items = try harness.database.query(
                 "SELECT submission_id, category, quantity FROM equipment_items ORDER BY submission_id")
             #expect(try items.map { try $0.string("submission_id") } == ["dup-1", "dup-2"])
@@ -696,7 +696,7 @@ struct SubmissionWorkerIntegrationTests {
                 Thread.sleep(forTimeInterval: 0.1)
             }
             #expect(try harness.publisher.queueDepth(Topology.QueueName.submissions).messages == 0)
-            let waiting = try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND message_id LIKE 'outcome-refused-%'")
+            let waiting = try harness.scalar("SELECT count(*) FROM outbox WHERE message_id LIKE 'outcome-refused-%'")
             print("refused-events test: \(load.count) committed while refused, \(waiting) outcomes waiting in the outbox")
             #expect(waiting > 0, "the outcomes went out although the broker refused them: nothing was tested")
 
@@ -704,7 +704,7 @@ struct SubmissionWorkerIntegrationTests {
             try harness.awaitOutcomes(load.ids, timeout: .seconds(90))
             try harness.outcomes.drain(for: .seconds(1))
             try load.verify(harness)
-            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
+            #expect(try harness.scalar("SELECT count(*) FROM outbox") == 0)
             #expect(try harness.publisher.queueDepth(Topology.QueueName.submissions + ".dead").messages == 0)
             #expect(harness.workers.allSatisfy { $0.isRunning })
             let log = harness.workers[0].logTail(lines: 200)
@@ -726,7 +726,7 @@ struct SubmissionWorkerIntegrationTests {
             #expect(try committedCount(harness, prefix: "orphan") == load.count)
             // SIGKILL between commit and relay: the outcomes are orphaned in the outbox.
             harness.workers[0].crash()
-            let orphaned = try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL AND message_id LIKE 'outcome-orphan-%'")
+            let orphaned = try harness.scalar("SELECT count(*) FROM outbox WHERE message_id LIKE 'outcome-orphan-%'")
             #expect(orphaned > 0, "nothing was left to relay: nothing was tested")
             try harness.acceptEvents()
             // Another worker's relay takes them: every outcome once, nothing processed twice.
@@ -735,7 +735,7 @@ struct SubmissionWorkerIntegrationTests {
             try harness.outcomes.drain(for: .seconds(1))
             print("orphan test: \(orphaned) outcomes orphaned by the killed worker, relayed by another")
             try load.verify(harness)
-            #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0)
+            #expect(try harness.scalar("SELECT count(*) FROM outbox") == 0)
         }
     }
 
@@ -972,8 +972,8 @@ private struct InventoryLoad {
         #expect(try stored.allSatisfy { try $0.string("status") == "on_time" }, sourceLocation: sourceLocation)
         #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id LIKE $1", [pattern]) == count,
                 sourceLocation: sourceLocation)
-        #expect(try harness.scalar("SELECT count(*) FROM outbox WHERE message_id LIKE $1", ["outcome-" + pattern]) == count,
-                sourceLocation: sourceLocation)
+        #expect(try harness.scalar("SELECT count(*) FROM processed_messages WHERE message_id LIKE $1 AND outcome_body IS NOT NULL",
+                                   [pattern]) == count, sourceLocation: sourceLocation)
         #expect(try harness.scalar("SELECT count(*) FROM equipment_items WHERE submission_id LIKE $1", [pattern]) == expectedItems,
                 sourceLocation: sourceLocation)
         #expect(try harness.scalar("SELECT coalesce(sum(quantity), 0) FROM equipment_items WHERE submission_id LIKE $1",

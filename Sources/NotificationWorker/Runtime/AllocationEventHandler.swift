@@ -29,24 +29,17 @@ final class AllocationEventHandler: BatchHandler {
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
-        var attempt = 0
-        while true {
-            attempt += 1
-            do {
-                return try database.transaction { database throws in try process(deliveries, database: database) }
-            } catch let error as PostgresError where error.isSerializationFailure && attempt < 4 {
-                logger.info("batch hit a deadlock or serialization failure, retrying",
-                            metadata: ["db.sqlstate": "\(error.sqlState ?? "")"])
-            }
+        try Inbox.retrying(logger: logger) {
+            try database.transaction { database throws in try process(deliveries, database: database) }
         }
     }
 
     private func process(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let ids = deliveries.map(Self.messageID(of:))
-        let keys = zip(deliveries, ids).map { Outbox.claimKey(queue: Self.queue, stream: $0.exchange, id: $1) }
+        let keys = zip(deliveries, ids).map { Inbox.claimKey(queue: Self.queue, stream: $0.exchange, id: $1) }
         var publishers: [String: String?] = [:]
         for (key, delivery) in zip(keys, deliveries) where publishers[key] == nil { publishers[key] = delivery.userID }
-        let fresh = try Outbox.claim(publishers.keys.sorted().map { ($0, publishers[$0]!) }, queue: Self.queue,
+        let fresh = try Inbox.claim(publishers.map { ($0.key, $0.value) }, queue: Self.queue,
                                      database: database)
         var result = BatchResult()
         var seen = Set<String>()

@@ -38,6 +38,7 @@ enum AccessModel {
         "GRANT SELECT ON schema_migrations TO schoolict_submission, schoolict_allocation, schoolict_notification, schoolict_operator",
         // (DELETE: the hourly retention sweep, `RETENTION_DAYS`.)
         "GRANT SELECT, INSERT, DELETE ON processed_messages TO schoolict_submission, schoolict_allocation, schoolict_notification",
+        // (UPDATE: the relay locks the rows it publishes, `SELECT … FOR UPDATE`; DELETE: once they are published.)
         "GRANT SELECT, INSERT, UPDATE, DELETE ON outbox TO schoolict_submission, schoolict_allocation, schoolict_notification",
         "GRANT USAGE ON SEQUENCE outbox_id_seq TO schoolict_submission, schoolict_allocation, schoolict_notification",
         // Failures of messages dead-lettered on their own (`schoolict dead list`); DELETE: the retention sweep.

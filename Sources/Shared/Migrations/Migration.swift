@@ -32,6 +32,7 @@ public struct Migration: Sendable, Hashable {
         embedded("0007_trace.sql", PackageResources._007_trace_sql),
         embedded("0008_failures.sql", PackageResources._008_failures_sql),
         embedded("0009_equipment_records.sql", PackageResources._009_equipment_records_sql),
+        embedded("0010_claims_hold_outcomes.sql", PackageResources._010_claims_hold_outcomes_sql),
     ]
 
     /// Version and name from a file name like `0001_initial.sql`: digits, `_`, name, `.sql`.

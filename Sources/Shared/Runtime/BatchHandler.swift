@@ -31,9 +31,9 @@ extension PoisonVerdict {
     public static func forMessage(_ delivery: AMQPDelivery, queue: String,
                                   database: PostgresConnection) throws -> PoisonVerdict {
         let (id, subject, _) = IncomingMessage.identify(delivery)
-        let key = Outbox.claimKey(queue: queue, stream: delivery.exchange, id: id)
-        if try Outbox.isClaimed(key, database: database) {
-            return .alreadyProcessed(outcome: try Outbox.loadOutcomes([(key, id, subject)], database: database)[key])
+        let key = Inbox.claimKey(queue: queue, stream: delivery.exchange, id: id)
+        if try !Inbox.claimed([key], database: database).isEmpty {
+            return .alreadyProcessed(outcome: try Inbox.storedOutcomes([key], database: database)[key])
         }
         var outcome = Outcome.rejected(id, subject, [FieldError(
             .processingFailed, field: "", "the message could not be processed; it is kept for an operator")])

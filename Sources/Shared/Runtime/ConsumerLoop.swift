@@ -192,10 +192,9 @@ final class ConsumerLoop {
             lastSweep = .now
             let swept = try Retention.sweep(queue: settings.queue, olderThanDays: configuration.retentionDays,
                                             database: database.connected())
-            if swept.claims + swept.outbox + swept.failures > 0 {
-                logger.info("retention: deleted old claims, outcomes and failure records",
-                            metadata: ["retention.claims": "\(swept.claims)", "retention.outbox": "\(swept.outbox)",
-                                       "retention.failures": "\(swept.failures)",
+            if swept.claims + swept.failures > 0 {
+                logger.info("retention: deleted old claims (with their outcomes) and failure records",
+                            metadata: ["retention.claims": "\(swept.claims)", "retention.failures": "\(swept.failures)",
                                        "retention.days": "\(configuration.retentionDays)"])
             }
         }
@@ -240,7 +239,7 @@ final class ConsumerLoop {
         let connection = try database.connected()
         switch try handler.poisonVerdict(for: delivery, database: connection) {
         case .alreadyProcessed(let outcome):
-            try Outbox.requeue(outcome.map { [$0] } ?? [], database: connection)
+            try Outbox.store(outcome.map { [$0] } ?? [], database: connection)
             relay.notify()
             try acknowledge([delivery.deliveryTag])
             count("duplicate", 1)

@@ -3,7 +3,7 @@ import Logging
 import Metrics
 
 /// The relay thread's loop: publishes committed events from the outbox with publisher confirms, in the order they
-/// were stored, then marks them published, in the transaction that locked them.
+/// were stored, then deletes them, in the transaction that locked them.
 ///
 /// Consumers acknowledge a batch as soon as its effects and events are committed; this loop alone talks to the
 /// broker's publishing side. So a subscriber that refuses events (a full queue with `reject-publish`), or a broker
@@ -77,11 +77,11 @@ final class RelayLoop {
     }
 
     /// One batch: lock pending rows, publish them (``EventPublication``: a permanent refusal is never retried),
-    /// mark them published, commit. Returns how many rows it took.
+    /// delete them, commit. Returns how many rows it took.
     private func relayOnce() throws -> Int {
         reportPending()
         return try database.connected().transaction { database in
-            // Marking rows published need not wait for the disk: if the mark is lost in a crash, the rows are
+            // Deleting published rows need not wait for the disk: if the delete is lost in a crash, the rows are
             // published again with the same message ids, which consumers drop. The events themselves were
             // committed durably by the transaction that stored them.
             try database.execute("SET LOCAL synchronous_commit = off")
@@ -117,8 +117,7 @@ final class RelayLoop {
     private func reportPending() {
         guard ContinuousClock.now - lastPendingCheck > .seconds(5) else { return }
         lastPendingCheck = .now
-        if let count = try? database.connected().query(
-            "SELECT count(*)::int FROM outbox WHERE needs_relay AND published_at IS NULL")[0].int(0) {
+        if let count = try? Outbox.pendingCount(database: database.connected()) {
             pendingGauge.record(count)
         }
     }

@@ -1,7 +1,7 @@
 /// Messages dead-lettered because they failed on their own, recorded for the operator: `schoolict dead list` shows
-/// the stored rejection code and reason beside each dead letter. The message's `processing_failed` outcome is a
-/// transient outbox row (deleted once published, so a replay after a fix gets a fresh outcome); this record stays
-/// until the retention sweep (`RETENTION_DAYS`).
+/// the stored rejection code and reason beside each dead letter. The message's `processing_failed` outcome goes
+/// only to the outbox (it is not claimed, so a replay after a fix gets a fresh outcome); this record stays until
+/// the retention sweep (`RETENTION_DAYS`).
 public enum Failures {
     /// Why a message failed, in words that hold nothing personal: an SQLSTATE and a constraint name, or a count.
     public struct Reason: Sendable, Equatable, CustomStringConvertible {
@@ -34,13 +34,13 @@ public enum Failures {
         public var reason: String
     }
 
-    /// Dead-lettering `delivery` from `queue`: stores its `outcome` (if any) as a transient outbox row and the
+    /// Dead-lettering `delivery` from `queue`: stores its `outcome` (if any) in the outbox and the
     /// failure record, in one transaction (nested in the caller's, if any). The caller then rejects the delivery.
     public static func record(_ delivery: AMQPDelivery, queue: String, outcome: AMQPMessage?, reason: Reason,
                               code: RejectionCode = .processingFailed, database: PostgresConnection) throws {
         let id = IncomingMessage.identify(delivery).id
         try database.transaction { database in
-            try Outbox.store(outcome.map { [$0] } ?? [], transient: true, database: database)
+            try Outbox.store(outcome.map { [$0] } ?? [], database: database)
             try database.query("""
                 INSERT INTO message_failures (queue, stream, message_id, routing_key, code, reason)
                 VALUES ($1, $2, $3, $4, $5, $6)
