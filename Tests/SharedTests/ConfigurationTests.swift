@@ -66,6 +66,12 @@ struct ConfigurationTests {
         #expect(configuration.logLevel == .info)
     }
 
+    @Test("BATCH_MAX_WAIT_MS=0 takes only what has arrived (no wait after a batch's first delivery)")
+    func batchWaitMayBeZero() throws {
+        #expect(try Configuration(environment: ["BATCH_MAX_WAIT_MS": "0"]).batchMaximumWaitMilliseconds == 0)
+        #expect(try Configuration(environment: [:]).batchMaximumWaitMilliseconds == 10)
+    }
+
     @Test("SCHOOLICT_NOW accepts Z and fractional seconds")
     func clockStartForms() throws {
         let configuration = try Configuration(environment: ["SCHOOLICT_NOW": "2022-01-14T06:00:00.250Z"])
@@ -85,6 +91,8 @@ struct ConfigurationTests {
             ("BATCH_SIZE", "lots", .notANumber),
             ("PREFETCH", "65536", .outOfRange),
             ("PREFETCH", "1.5", .notANumber),
+            ("BATCH_MAX_WAIT_MS", "-1", .outOfRange),
+            ("BATCH_MAX_WAIT_MS", "10001", .outOfRange),
             ("LOG_LEVEL", "verbose", .invalidValue),
             ("AMQP_URL", "http://guest:guest@localhost", .invalidURL),
             ("AMQP_URL", "localhost:5672", .invalidURL),

@@ -41,7 +41,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public var consumers: Int
     /// `MAX_MESSAGE_BYTES`: the largest message body a worker decodes (default 4 MiB); see ``MessageLimits``.
     public var messageLimits: MessageLimits
-    /// `BATCH_MAX_WAIT_MS`: a batch stops growing this long after its first delivery (default 10).
+    /// `BATCH_MAX_WAIT_MS`: a batch stops growing this long after its first delivery, 0–10000 (default 10; 0 takes only
+    /// what has already arrived).
     public var batchMaximumWaitMilliseconds: Int
     /// `RETENTION_DAYS`: claims and stored outcomes older than this are deleted (default 90; 0 keeps them).
     public var retentionDays: Int
@@ -79,7 +80,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
             "MAX_MESSAGE_BYTES", default: MessageLimits.defaultMaximumBodyBytes, in: MessageLimits.maximumBodyBytesRange))
         retentionDays = try reader.integer("RETENTION_DAYS", default: 90, in: 0...36_500)
         batchMaximumWaitMilliseconds = try reader.integer("BATCH_MAX_WAIT_MS", default: ConsumerService.Settings.defaultBatchMaximumWaitMilliseconds,
-                                                          in: 1...10_000)
+                                                          in: 0...10_000)
         batchMaximumBytes = try reader.integer("BATCH_MAX_BYTES", default: ConsumerService.Settings.defaultBatchMaximumBytes,
                                                in: Self.batchMaximumBytesRange)
     }

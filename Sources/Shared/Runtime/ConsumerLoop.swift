@@ -143,12 +143,12 @@ final class ConsumerLoop {
             // A batch is bounded in bytes as well as in count, so a run of maximum-size messages cannot make a
             // batch's memory grow with BATCH_SIZE.
             // And in time: BATCH_MAX_WAIT_MS after its first delivery a batch only takes what is already there, so
-            // under a steady load it does not wait to fill, while a backlog still fills it.
+            // under a steady load it does not wait to fill, while a backlog still fills it. (0: only what is there.)
             var batch = [first]
             var bytes = first.body.count
             let closesAt = ContinuousClock.now + .milliseconds(settings.batchMaximumWaitMilliseconds)
             while batch.count < settings.batchSize, bytes < settings.batchMaximumBytes,
-                  let next = try consumer.nextDelivery(timeout: ContinuousClock.now < closesAt ? .milliseconds(2) : .zero) {
+                  let next = try consumer.nextDelivery(timeout: min(.milliseconds(2), max(.zero, closesAt - .now))) {
                 batch.append(next)
                 bytes += next.body.count
             }

@@ -1,0 +1,73 @@
+import Foundation
+import Logging
+import PostgresClient
+import Shared
+import Synchronization
+import Testing
+import TestSupport
+
+@testable import SubmissionWorker
+
+/// `SubmissionStore` against the real PostgreSQL: what two workers writing at once leave behind.
+@Suite("SubmissionStore against PostgreSQL", .enabled(if: !TestEnvironment.isSkipped))
+struct SubmissionStoreDatabaseTests {
+    /// An accepted `inventory` (it replaces the school's record) for the secondary school, without serials.
+    static func replacingInventory(id: String) throws -> SubmissionEffects {
+        let submission = try RuleFixtures.submission(.equipmentInventory, SubmissionEffectsTests.secondary + [
+            RuleFixtures.Edit("submitted_at", "2022-01-15T09:30:00+02:00"), RuleFixtures.Edit("procedure", "inventory"),
+            RuleFixtures.Edit("items", [["category": "laptop", "quantity": 2, "acquired_year": 2021, "condition": "working"]]),
+        ])
+        var effects = SubmissionEffects()
+        var context = RuleFixtures.context()
+        let decision = SubmissionEffectsTests.process(submission, id: id, effects: &effects, context: &context)
+        guard case .accepted = decision else { throw HarnessError("the fixture inventory was not accepted: \(decision)") }
+        return effects
+    }
+
+    @Test func twoWorkersReplacingOneSchoolsRecordAtOnceLeaveOnlyTheLaterOne() throws {
+        let scratch = try ScratchDatabase(environment: try TestEnvironment.load())
+        defer { scratch.drop() }
+        let first = try scratch.connect()
+        defer { first.close() }
+        try Migrator.migrate(first, logger: Logger(label: "test.migrator"))
+        try first.execute("""
+            INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone)
+            VALUES ('gr-ict-2022', 'equipment_inventory', 'test', '2022-01-10T00:00:00+02:00', '2022-01-21T23:59:59+02:00',
+                    'Europe/Athens')
+            """)
+        try first.execute("BEGIN")
+        try SubmissionStore.write(try Self.replacingInventory(id: "inv-first"), database: first)
+
+        // A second worker replaces the same school's record while the first has not committed.
+        let url = scratch.url
+        let finished = Atomic<Bool>(false)
+        let failure = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let second = Thread {
+            defer { done.signal() }
+            do {
+                let connection = try PostgresConnection(url: url, applicationName: "schoolict-tests")
+                defer { connection.close() }
+                try connection.execute("BEGIN")
+                try SubmissionStore.write(try Self.replacingInventory(id: "inv-second"), database: connection)
+                try connection.execute("COMMIT")
+            } catch {
+                failure.withLock { $0 = "\(error)" }
+            }
+            finished.store(true, ordering: .sequentiallyConsistent)
+        }
+        second.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        let finishedEarly = finished.load(ordering: .sequentiallyConsistent)
+        #expect(!finishedEarly, "the second replacement did not wait for the first")
+        try first.execute("COMMIT")
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        #expect(failure.withLock { $0 } == nil)
+
+        // The second saw the first's record once it committed, and replaced it.
+        let records = try first.query("SELECT submission_id FROM equipment_records WHERE school_code = '0551020'")
+            .map { try $0.string(0) }
+        #expect(records == ["inv-second"])
+        #expect(try first.query("SELECT count(*)::int FROM equipment_items WHERE school_code = '0551020'")[0].int(0) == 1)
+    }
+}
