@@ -20,9 +20,8 @@ final class AllocationProcessor: BatchHandler {
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
-        var commands: [ClaimedCommand] = []
+        var commands: [AMQPDelivery] = []
         var triggered = Set<String>()
-        var seenKeys = Set<String>()
         var ignoredEvents = 0
         for delivery in deliveries {
             if delivery.exchange == Topology.Exchange.events {
@@ -39,16 +38,12 @@ final class AllocationProcessor: BatchHandler {
                 }
                 continue
             }
-            let message = IncomingMessage.classify(delivery, limits: limits)
-            let key = Inbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
-            if seenKeys.insert(key).inserted {
-                commands.append(ClaimedCommand(key: key, id: message.messageID, message: message,
-                                               publishedBy: delivery.userID, trace: delivery.trace))
-            }
+            commands.append(delivery)
         }
+        let messages = commands.map { IncomingMessage.classify($0, limits: limits) }
         var result = try Inbox.retrying(logger: logger) {
             try database.transaction { database in
-                try process(commands: commands, triggered: triggered, database: database)
+                try process(commands: commands, messages: messages, triggered: triggered, database: database)
             }
         }
         if ignoredEvents > 0 { result.counts["ignored", default: 0] += ignoredEvents }
@@ -134,71 +129,50 @@ final class AllocationProcessor: BatchHandler {
         }
     }
 
-    /// A command delivery and the key its id is claimed under.
-    private struct ClaimedCommand {
-        var key: String
-        var id: String
-        var message: IncomingMessage
-        var publishedBy: String?
-        var trace: TraceContext?
-    }
-
-    private func process(commands: [ClaimedCommand], triggered: Set<String>,
+    private func process(commands: [AMQPDelivery], messages: [IncomingMessage], triggered: Set<String>,
                          database: PostgresConnection) throws -> BatchResult {
         // Commands processed before are answered with their stored outcome; the others are recorded with theirs at
-        // the end (``Inbox``): a concurrent worker running the same command waits on the campaign lock below, and one
-        // of the two is retried and finds the claim.
-        let processedBefore = try Inbox.claimed(commands.map(\.key), database: database)
+        // the end (``InboxBatch``): a concurrent worker running the same command waits on the campaign lock below,
+        // and one of the two is retried and finds the claim.
+        let inbox = try InboxBatch(commands, messages: messages, queue: Self.queue, database: database)
         // Every campaign this batch may run, locked up front in one order: two workers with the same campaigns
         // in different orders would otherwise deadlock. (The locks are re-entrant; `perform` takes them again.)
         var campaigns = triggered
-        for command in commands where !processedBefore.contains(command.key) {
-            if case .command(_, .allocationRun(let run)) = command.message { campaigns.insert(run.campaign) }
+        for entry in inbox.fresh {
+            if case .command(_, .allocationRun(let run)) = entry.message { campaigns.insert(run.campaign) }
         }
         for campaign in campaigns.sorted() {
             try AllocationStore.lockCampaign(campaign, database: database)
         }
-        var result = BatchResult()
-        var processed: [Inbox.Processed] = []
+        var outcomes: [String: Outcome] = [:]
         var events: [AMQPMessage] = []
         var fullRunDone = Set<String>()
-        for claimed in commands where !processedBefore.contains(claimed.key) {
-            let id = claimed.id
-            var outcome: Outcome
-            switch claimed.message {
+        for entry in inbox.fresh {
+            let id = entry.message.messageID
+            let trace = entry.delivery.trace
+            switch entry.message {
             case .invalid(let rejected):
-                outcome = rejected
+                outcomes[entry.key] = rejected
             case .submission(_, let submission):
-                outcome = .rejected(id, .submission(submission.type.rawValue), campaign: submission.header.campaign,
-                                    [FieldError(.unknownType, field: "routing_key", "submissions go to the submissions queue")])
+                outcomes[entry.key] = .rejected(id, .submission(submission.type.rawValue), campaign: submission.header.campaign,
+                                                [FieldError(.unknownType, field: "routing_key", "submissions go to the submissions queue")])
             case .command(_, .allocationRun(let command)):
-                let (commandOutcome, runEvents) = try allocate(command, id: id, trace: claimed.trace, database: database)
-                outcome = commandOutcome
-                events += Self.traced(runEvents, claimed.trace)
+                let (commandOutcome, runEvents) = try allocate(command, id: id, trace: trace, database: database)
+                outcomes[entry.key] = commandOutcome
+                events += Self.traced(runEvents, trace)
                 if command.region == nil, command.schoolCode == nil, commandOutcome.isAccepted { fullRunDone.insert(command.campaign) }
             case .command(_, .procurementPlan(let command)):
                 let (planOutcome, planEvents) = try plan(command, id: id, database: database)
-                outcome = planOutcome
-                events += Self.traced(planEvents, claimed.trace)
+                outcomes[entry.key] = planOutcome
+                events += Self.traced(planEvents, trace)
             case .command(_, let other):
-                outcome = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
-                                    [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
+                outcomes[entry.key] = .rejected(id, .command(other.key.rawValue), campaign: other.campaign,
+                                                [FieldError(.unknownType, field: "routing_key", "this command belongs to the submissions queue")])
             }
-            outcome.publishedBy = claimed.publishedBy
-            outcome.trace = claimed.trace
-            processed.append(Inbox.Processed(claimKey: claimed.key, publishedBy: claimed.publishedBy,
-                                             outcome: outcome.message))
-            result.counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
         }
         // Outcomes first, then the runs' and plans' events: the relay publishes in the order they are stored.
-        try Inbox.record(processed, queue: Self.queue, database: database)
-        try Outbox.store(events, database: database)
-        // Redelivered commands: their stored outcome again.
-        let duplicates = commands.filter { processedBefore.contains($0.key) }
-        if !duplicates.isEmpty {
-            try Inbox.republish(duplicates.map(\.key), database: database)
-            result.counts["duplicate", default: 0] += duplicates.count
-        }
+        // Redelivered commands get their stored outcome again.
+        var result = BatchResult(counts: try inbox.record(outcomes, events: events, database: database))
 
         let now = clock.now()
         for campaign in triggered.subtracting(fullRunDone).sorted() {

@@ -92,19 +92,12 @@ final class SubmissionProcessor: BatchHandler {
         }
     }
 
-    /// Runs inside the batch transaction.
-    ///
-    /// Messages are told apart by their claim key (``Inbox/claimKey(queue:stream:id:)``): a submission and a
-    /// registry command that happen to share an id are two messages, each with its own outcome.
+    /// Runs inside the batch transaction: ``InboxBatch`` sorts out what was processed before and records the
+    /// decisions; this decides the new messages, in queue order.
     private func process(_ messages: [IncomingMessage], deliveries: [AMQPDelivery],
                          database: PostgresConnection) throws -> BatchResult {
-        let keys = zip(messages, deliveries).map { message, delivery in
-            Inbox.claimKey(queue: Self.queue, stream: delivery.exchange, id: message.messageID)
-        }
-        var firstIndex: [String: Int] = [:]
-        for (index, key) in keys.enumerated() where firstIndex[key] == nil { firstIndex[key] = index }
         var phases = PhaseTimer()
-        let claimed = try Inbox.claimed(firstIndex.keys, database: database)
+        let inbox = try InboxBatch(deliveries, messages: messages, queue: Self.queue, database: database)
         phases.mark("claim")
 
         var outcomes: [String: Outcome] = [:]
@@ -113,47 +106,22 @@ final class SubmissionProcessor: BatchHandler {
             for (key, outcome) in try decideSegment(segment, database: database) { outcomes[key] = outcome }
             segment.removeAll()
         }
-        for (index, message) in messages.enumerated() where firstIndex[keys[index]] == index && !claimed.contains(keys[index]) {
-            let key = keys[index]
-            switch message {
+        for entry in inbox.fresh {
+            switch entry.message {
             case .submission(let id, let submission):
-                segment.append((key, id, submission, deliveries[index].userID))
+                segment.append((entry.key, id, submission, entry.delivery.userID))
             case .invalid(let outcome):
-                outcomes[key] = outcome
+                outcomes[entry.key] = outcome
             case .command(let id, let command):
                 // Registry changes apply in queue order: decide what came before them first.
                 try flush()
-                outcomes[key] = try apply(command, id: id, database: database)
+                outcomes[entry.key] = try apply(command, id: id, database: database)
             }
         }
         try flush()
-        for key in Array(outcomes.keys) {
-            let delivery = deliveries[firstIndex[key]!]
-            outcomes[key]?.publishedBy = delivery.userID
-            outcomes[key]?.trace = delivery.trace
-        }
-
-        // Each outcome serialised once, stored with its claim and queued for the relay, in delivery order.
-        let processed = outcomes.keys.sorted { firstIndex[$0]! < firstIndex[$1]! }.map { key in
-            Inbox.Processed(claimKey: key, publishedBy: deliveries[firstIndex[key]!].userID, outcome: outcomes[key]!.message)
-        }
         phases.mark("decide_write")
-        try Inbox.record(processed, queue: Self.queue, database: database)
-        phases.mark("outbox")
-
-        // Duplicates of earlier deliveries get their stored outcome published again (the same key twice in this
-        // batch shares the one just stored).
-        try Inbox.republish(claimed, database: database)
-        var counts: [String: Int] = [:]
-        for index in messages.indices {
-            let key = keys[index]
-            if let outcome = outcomes[key], firstIndex[key] == index {
-                counts[outcome.isAccepted ? "accepted" : "rejected", default: 0] += 1
-            } else {
-                counts["duplicate", default: 0] += 1
-            }
-        }
-        phases.mark("duplicates")
+        let counts = try inbox.record(outcomes, database: database)
+        phases.mark("record")
         logger.debug("batch phases", metadata: phases.metadata)
         return BatchResult(counts: counts)
     }
