@@ -174,9 +174,18 @@ write_env() {
 case ${1:-} in
   start)
     if ! pgrep -f "epmd.*-port $EPMD_PORT" >/dev/null; then
-      setsid epmd -port "$EPMD_PORT" -address 127.0.0.1 </dev/null >>"$DATA/logs/epmd.log" 2>&1 &
-      echo $! >"$DATA/epmd.pid"
-      wait_until port_open "$EPMD_PORT" || die "epmd did not start"
+      # Once (30 November) epmd did not open its port within the timeout and left no log; a second try, and what
+      # was seen, so that a next time says more.
+      for attempt in 1 2; do
+        setsid epmd -port "$EPMD_PORT" -address 127.0.0.1 </dev/null >>"$DATA/logs/epmd.log" 2>&1 &
+        echo $! >"$DATA/epmd.pid"
+        TIMEOUT=$((TIMEOUT / 2)) wait_until port_open "$EPMD_PORT" && break
+        epmd_pid=$(cat "$DATA/epmd.pid")
+        log "epmd (pid $epmd_pid, $(pid_running "$epmd_pid" && echo running || echo gone)) did not open" \
+          "127.0.0.1:$EPMD_PORT; log: $(tail -3 "$DATA/logs/epmd.log" 2>/dev/null | tr '\n' ' ')"
+        kill "$epmd_pid" 2>/dev/null || true
+        [[ $attempt == 2 ]] && die "epmd did not start"
+      done
     fi
     pg_start
     for n in 1 2 3; do start_node "$n"; wait_node "$n"; done

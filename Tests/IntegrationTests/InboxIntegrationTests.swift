@@ -56,38 +56,25 @@ struct InboxIntegrationTests {
 
         // The second processes it too: its record waits for the first, fails once the first commits, and its retry
         // finds the claim and answers with the stored outcome.
-        let url = harness.scratchDatabase.url
         let attempts = Atomic<Int>(0)
-        let result = Mutex<String?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let second = Thread {
-            defer { done.signal() }
-            do {
-                let connection = try PostgresConnection(url: url, applicationName: "schoolict-tests")
-                defer { connection.close() }
-                let answer = try Inbox.retrying(logger: Logger(label: "test.inbox")) {
-                    try connection.transaction { connection -> String in
-                        attempts.add(1, ordering: .sequentiallyConsistent)
-                        if try Inbox.claimed([Self.key], database: connection).contains(Self.key) {
-                            try Inbox.republish([Self.key], database: connection)
-                            return "duplicate"
-                        }
-                        try Inbox.record([Inbox.Processed(claimKey: Self.key, publishedBy: nil, outcome: Self.outcome("second"))],
-                                         queue: Self.queue, database: connection)
-                        return "recorded"
+        let second = ConcurrentTransaction(databaseURL: harness.scratchDatabase.url) { connection in
+            try Inbox.retrying(logger: Logger(label: "test.inbox")) {
+                try connection.transaction { connection -> String in
+                    attempts.add(1, ordering: .sequentiallyConsistent)
+                    if try Inbox.claimed([Self.key], database: connection).contains(Self.key) {
+                        try Inbox.republish([Self.key], database: connection)
+                        return "duplicate"
                     }
+                    try Inbox.record([Inbox.Processed(claimKey: Self.key, publishedBy: nil, outcome: Self.outcome("second"))],
+                                     queue: Self.queue, database: connection)
+                    return "recorded"
                 }
-                result.withLock { $0 = answer }
-            } catch {
-                result.withLock { $0 = "failed: \(error)" }
             }
         }
-        second.start()
         Thread.sleep(forTimeInterval: 0.5)
-        #expect(result.withLock { $0 } == nil, "the second record did not wait for the first")
+        #expect(second.result == nil, "the second record did not wait for the first")
         try harness.database.execute("COMMIT")
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        #expect(result.withLock { $0 } == "duplicate")
+        #expect(second.wait(seconds: 10) == "duplicate")
         let attemptCount = attempts.load(ordering: .sequentiallyConsistent)
         #expect(attemptCount == 2)
         #expect(try harness.scalar("SELECT count(*) FROM processed_messages") == 1)

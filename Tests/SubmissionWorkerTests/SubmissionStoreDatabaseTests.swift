@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import PostgresClient
 import Shared
-import Synchronization
 import Testing
 import TestSupport
 
@@ -39,30 +38,16 @@ struct SubmissionStoreDatabaseTests {
         try SubmissionStore.write(try Self.replacingInventory(id: "inv-first"), database: first)
 
         // A second worker replaces the same school's record while the first has not committed.
-        let url = scratch.url
-        let finished = Atomic<Bool>(false)
-        let failure = Mutex<String?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let second = Thread {
-            defer { done.signal() }
-            do {
-                let connection = try PostgresConnection(url: url, applicationName: "schoolict-tests")
-                defer { connection.close() }
-                try connection.execute("BEGIN")
-                try SubmissionStore.write(try Self.replacingInventory(id: "inv-second"), database: connection)
-                try connection.execute("COMMIT")
-            } catch {
-                failure.withLock { $0 = "\(error)" }
-            }
-            finished.store(true, ordering: .sequentiallyConsistent)
+        let second = ConcurrentTransaction(databaseURL: scratch.url) { connection in
+            try connection.execute("BEGIN")
+            try SubmissionStore.write(try Self.replacingInventory(id: "inv-second"), database: connection)
+            try connection.execute("COMMIT")
+            return "committed"
         }
-        second.start()
         Thread.sleep(forTimeInterval: 0.5)
-        let finishedEarly = finished.load(ordering: .sequentiallyConsistent)
-        #expect(!finishedEarly, "the second replacement did not wait for the first")
+        #expect(second.result == nil, "the second replacement did not wait for the first")
         try first.execute("COMMIT")
-        #expect(done.wait(timeout: .now() + 10) == .success)
-        #expect(failure.withLock { $0 } == nil)
+        #expect(second.wait(seconds: 10) == "committed")
 
         // The second saw the first's record once it committed, and replaced it.
         let records = try first.query("SELECT submission_id FROM equipment_records WHERE school_code = '0551020'")
