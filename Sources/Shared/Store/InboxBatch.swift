@@ -48,9 +48,10 @@ public struct InboxBatch {
         var processed: [Inbox.Processed] = []
         processed.reserveCapacity(fresh.count)
         for entry in fresh {
-            guard var outcome = outcomes[entry.key] else {
-                preconditionFailure("no outcome decided for a new message")
-            }
+            // Every processor decides each new message; should one not, the message is answered, never dropped.
+            var outcome = outcomes[entry.key] ?? Outcome.rejected(
+                entry.message.messageID, IncomingMessage.identify(entry.delivery).subject,
+                [FieldError(.processingFailed, field: "", "the message could not be processed")])
             outcome.publishedBy = entry.delivery.userID
             outcome.trace = entry.delivery.trace
             processed.append(Inbox.Processed(claimKey: entry.key, publishedBy: entry.delivery.userID, outcome: outcome.message))

@@ -11,13 +11,15 @@ ALTER TABLE processed_messages
     ADD COLUMN outcome_tracestate  text;
 
 -- The outcomes stored so far move to their claims: the outcome of a claim answers its id (correlation_id) on the
--- claim's stream (commands → command.*, submissions → submission.*).
+-- claim's stream (commands → command.*, submissions → submission.*). A transient row (the processing_failed outcome
+-- of a dead-lettered message, maybe processed since by a replay) is never a claim's outcome.
 UPDATE processed_messages p
 SET outcome_routing_key = o.routing_key, outcome_body = o.body,
     outcome_traceparent = o.traceparent, outcome_tracestate = o.tracestate
 FROM outbox o
 WHERE p.queue IN ('submissions', 'allocations')
   AND o.exchange = 'schools.events' AND o.message_id LIKE 'outcome-%' AND o.correlation_id = p.message_id
+  AND NOT o.transient
   AND o.routing_key LIKE CASE split_part(p.claim_key, chr(31), 2) WHEN 'schools.commands' THEN 'command.%'
                                                                ELSE 'submission.%' END;
 
