@@ -55,4 +55,39 @@ struct SubmissionStoreDatabaseTests {
         #expect(records == ["inv-second"])
         #expect(try first.query("SELECT count(*)::int FROM equipment_items WHERE school_code = '0551020'")[0].int(0) == 1)
     }
+
+    @Test func aMessageAnotherWorkerIsStillCommittingIsAnsweredAsADuplicateNotDeadLettered() throws {
+        let scratch = try ScratchDatabase(environment: try TestEnvironment.load())
+        defer { scratch.drop() }
+        let first = try scratch.connect()
+        defer { first.close() }
+        try Migrator.migrate(first, logger: Logger(label: "test.migrator"))
+        try first.execute("""
+            INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone)
+            VALUES ('gr-ict-2022', 'equipment_inventory', 'test', '2022-01-10T00:00:00+02:00', '2022-01-21T23:59:59+02:00',
+                    'Europe/Athens');
+            INSERT INTO schools (school_code, name, level, region, official_email, language)
+            VALUES ('0551010', 'test', 'primary', 'Attica', 'mail@0551010.sch.gr', 'el');
+            """)
+        let delivery = AMQPDelivery(deliveryTag: 1, exchange: Topology.Exchange.submissions, routingKey: "equipment_inventory",
+                                    messageID: "inv-race", body: Array(ContractExamples.equipmentInventory.utf8))
+        let clock = SchoolClock(start: RuleFixtures.date("2022-01-14T10:00:00+02:00"))
+        // The first worker processed the message; its transaction has not committed yet (a connection to the broker
+        // lost meanwhile: the broker gave the message to another worker).
+        try first.execute("BEGIN")
+        let firstResult = try SubmissionProcessor(clock: clock, logger: Logger(label: "test.first")).handle([delivery], database: first)
+        #expect(firstResult.counts == ["accepted": 1])
+
+        let second = ConcurrentTransaction(databaseURL: scratch.url) { connection in
+            let result = try SubmissionProcessor(clock: clock, logger: Logger(label: "test.second")).handle([delivery], database: connection)
+            return "\(result.counts) dead-lettered \(result.deadLetter.count)"
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(second.result == nil, "the second worker did not wait for the first")
+        try first.execute("COMMIT")
+        #expect(second.wait(seconds: 10) == "[\"duplicate\": 1] dead-lettered 0")
+        #expect(try first.query("SELECT count(*)::int FROM submissions")[0].int(0) == 1)
+        #expect(try first.query("SELECT count(*)::int FROM processed_messages")[0].int(0) == 1)
+        #expect(try first.query("SELECT count(*)::int FROM message_failures")[0].int(0) == 0)
+    }
 }

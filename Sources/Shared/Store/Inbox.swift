@@ -7,9 +7,9 @@ import Logging
 /// A claim is the key ``claimKey(queue:stream:id:)`` in `processed_messages`, written in the transaction that stores
 /// the message's effects, so a message takes effect once however often it is delivered. Submissions and commands
 /// are checked first (``claimed(_:database:)``, a read) and recorded with their outcome last (``record(_:queue:database:)``,
-/// one COPY): one row per message. Two workers that processed the same message at once both reach the COPY; the
-/// second fails on the claim's key once the first commits (``isClaimRace``), and ``retrying(logger:_:)`` runs its
-/// batch again, which then finds the claim and answers with the stored outcome.
+/// one COPY): one row per message. Two workers that processed the same message at once both write it; the second
+/// fails on a unique key once the first commits (the submission's id, or the claim itself: ``isRace(_:)``), and
+/// ``retrying(logger:_:)`` runs its batch again, which then finds the claim and answers with the stored outcome.
 public enum Inbox {
     /// The key a message id is claimed under: per queue and per publishing stream (the exchange the delivery came
     /// through), joined by U+001F, which no valid or derived message id contains.
@@ -44,7 +44,7 @@ public enum Inbox {
 
     /// Records messages as processed, each with its outcome, and queues the outcomes for the relay in the order
     /// given (both by COPY: the submission hot path). Keys must not have been claimed (``claimed(_:database:)``); one
-    /// claimed meanwhile by another worker fails the statement (``isClaimRace``) and so the caller's transaction.
+    /// claimed meanwhile by another worker fails the statement (``isRace(_:)``) and so the caller's transaction.
     public static func record(_ processed: [Processed], queue: String, database: PostgresConnection) throws(PostgresError) {
         guard !processed.isEmpty else { return }
         // In key order, so that two workers recording overlapping batches wait for each other instead of deadlocking.
@@ -105,23 +105,27 @@ public enum Inbox {
         return stored.count
     }
 
-    /// Whether `error` is another worker's claim of a key this transaction recorded too (the unique key of
-    /// `processed_messages`): the batch is run again and finds it claimed.
-    public static func isClaimRace(_ error: PostgresError) -> Bool {
-        error.isUniqueViolation && error.constraint == "processed_messages_pkey"
+    /// Whether `error` may be another worker's commit racing this transaction: a deadlock, a serialization failure,
+    /// or a unique key taken meanwhile (the claim of the same message, the submission's id, a serial or a donation
+    /// another message stored first). The rules check every unique value against the database before writing, so a
+    /// unique violation means something committed while the batch ran: run again, it decides on what is committed
+    /// now (a duplicate, or a rejection with the rule's code).
+    public static func isRace(_ error: PostgresError) -> Bool {
+        error.isSerializationFailure || error.isUniqueViolation
     }
 
-    /// Runs `body` (one batch's transaction) again after a deadlock, a serialization failure or a claim race, up to
-    /// four times in all; the last such error, and any other, is thrown.
+    /// Runs `body` (one batch's transaction) again after a race (``isRace(_:)``), up to four times in all; the last
+    /// such error, and any other, is thrown.
     public static func retrying<T>(logger: Logger, _ body: () throws -> T) throws -> T {
         var attempt = 0
         while true {
             attempt += 1
             do {
                 return try body()
-            } catch let error as PostgresError where (error.isSerializationFailure || isClaimRace(error)) && attempt < 4 {
-                logger.info("batch raced another transaction (deadlock, serialization failure or a claim); retrying",
-                            metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "batch.attempt": "\(attempt)"])
+            } catch let error as PostgresError where isRace(error) && attempt < 4 {
+                logger.info("batch raced another transaction (deadlock, serialization failure or a unique key); retrying",
+                            metadata: ["db.sqlstate": "\(error.sqlState ?? "")", "db.constraint": "\(error.constraint ?? "")",
+                                       "batch.attempt": "\(attempt)"])
             }
         }
     }
