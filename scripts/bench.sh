@@ -54,7 +54,10 @@ submissions)
     ;;
 drain)
     # The benchmark starts and stops the worker itself (the queue is filled while no worker runs).
-    LOG_LEVEL=warning "$bin/schoolict-bench" submissions-drain --count "${2:-30000}" --worker "$bin/SubmissionWorker" \
+    # BENCH_WORKER=path drains with another SubmissionWorker binary (compare builds in alternating runs: the
+    # machine is noisy); BENCH_PACED_RATE=n measures latency at n msg/s instead of half the drain rate.
+    LOG_LEVEL=warning "$bin/schoolict-bench" submissions-drain --count "${2:-30000}" \
+        --worker "${BENCH_WORKER:-$bin/SubmissionWorker}" --paced-rate "${BENCH_PACED_RATE:-0}" \
         --rabbitmq-pid "$(cat .data/rabbitmq.pid)" --postgres-pid "$(cat .data/postgres.pid)" \
         2>>.data/logs/bench-submission-worker.log
     ;;

@@ -105,7 +105,7 @@ struct DrainBenchmark: ParsableCommand {
             submissions drain: \(count) pre-published equipment_inventory messages x 10 items, one SubmissionWorker
               outcomes received      \(seen.count) (and \(duplicates) duplicate deliveries)
               drained in             \(format(drain)) s: \(String(format: "%.0f", rate)) msg/s (worker start to last outcome; \(String(format: "%.0f", Double(seen.count) / steady)) msg/s first to last outcome)
-              latency at half rate   \(latencyLine)
+              \(pacedRate > 0 ? "latency, paced       " : "latency at half rate ") \(latencyLine)
               CPU per message        worker \(perMessage(workerCPU)), RabbitMQ \(perMessage(brokerCPU)), PostgreSQL \(perMessage(databaseCPU)); \
             all \(perMessage(total)): \(String(format: "%.2f", total / drain)) of the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores busy on average
               worker peak RSS        \(peak.map { String(format: "%.1f MiB", $0) } ?? "n/a")
