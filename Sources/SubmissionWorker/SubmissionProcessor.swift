@@ -69,7 +69,7 @@ final class SubmissionProcessor: BatchHandler {
         logger.error("message failed on its own; dead-lettering it",
                      metadata: ["submission.id": "\(message.messageID)", "db.sqlstate": "\(error.sqlState ?? "")",
                                 "db.constraint": "\(error.constraint ?? "")"])
-        var outcome = Outcome.rejected(message.messageID, subject(of: message, delivery: delivery),
+        var outcome = Outcome.rejected(message.messageID, subject(of: message),
                                        [FieldError(.processingFailed, field: "",
                                                    "the message could not be stored; it is kept for an operator")])
         outcome.trace = delivery.trace
@@ -84,7 +84,7 @@ final class SubmissionProcessor: BatchHandler {
         try .forMessage(delivery, queue: Self.queue, database: database)
     }
 
-    private func subject(of message: IncomingMessage, delivery: AMQPDelivery) -> Outcome.Subject {
+    private func subject(of message: IncomingMessage) -> Outcome.Subject {
         switch message {
         case .submission(_, let submission): .submission(submission.type.rawValue)
         case .command(_, let command): .command(command.key.rawValue)

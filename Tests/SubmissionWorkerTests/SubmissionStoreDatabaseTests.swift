@@ -23,17 +23,28 @@ struct SubmissionStoreDatabaseTests {
         return effects
     }
 
+    /// A connection to `scratch`, migrated, with the Greek inventory campaign registered.
+    static func connectWithCampaign(_ scratch: ScratchDatabase) throws -> PostgresConnection {
+        let connection = try scratch.connect()
+        do {
+            try Migrator.migrate(connection, logger: Logger(label: "test.migrator"))
+            try connection.execute("""
+                INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone)
+                VALUES ('gr-ict-2022', 'equipment_inventory', 'test', '2022-01-10T00:00:00+02:00',
+                        '2022-01-21T23:59:59+02:00', 'Europe/Athens')
+                """)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
     @Test func twoWorkersReplacingOneSchoolsRecordAtOnceLeaveOnlyTheLaterOne() throws {
         let scratch = try ScratchDatabase(environment: try TestEnvironment.load())
         defer { scratch.drop() }
-        let first = try scratch.connect()
+        let first = try Self.connectWithCampaign(scratch)
         defer { first.close() }
-        try Migrator.migrate(first, logger: Logger(label: "test.migrator"))
-        try first.execute("""
-            INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone)
-            VALUES ('gr-ict-2022', 'equipment_inventory', 'test', '2022-01-10T00:00:00+02:00', '2022-01-21T23:59:59+02:00',
-                    'Europe/Athens')
-            """)
         try first.execute("BEGIN")
         try SubmissionStore.write(try Self.replacingInventory(id: "inv-first"), database: first)
 
@@ -59,13 +70,9 @@ struct SubmissionStoreDatabaseTests {
     @Test func aMessageAnotherWorkerIsStillCommittingIsAnsweredAsADuplicateNotDeadLettered() throws {
         let scratch = try ScratchDatabase(environment: try TestEnvironment.load())
         defer { scratch.drop() }
-        let first = try scratch.connect()
+        let first = try Self.connectWithCampaign(scratch)
         defer { first.close() }
-        try Migrator.migrate(first, logger: Logger(label: "test.migrator"))
         try first.execute("""
-            INSERT INTO campaigns (campaign, kind, title, opens_at, deadline, timezone)
-            VALUES ('gr-ict-2022', 'equipment_inventory', 'test', '2022-01-10T00:00:00+02:00', '2022-01-21T23:59:59+02:00',
-                    'Europe/Athens');
             INSERT INTO schools (school_code, name, level, region, official_email, language)
             VALUES ('0551010', 'test', 'primary', 'Attica', 'mail@0551010.sch.gr', 'el');
             """)

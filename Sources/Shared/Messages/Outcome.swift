@@ -37,14 +37,6 @@ public struct Outcome: Sendable, Equatable {
 
     public var isAccepted: Bool { if case .accepted = result { return true }; return false }
 
-    /// The routing keys an outcome about `subject` can have (accepted or rejected).
-    public static func routingKeys(for subject: Subject) -> Set<String> {
-        switch subject {
-        case .submission(let type): ["submission.accepted.\(type)", "submission.rejected.\(type)"]
-        case .command(let key): ["command.accepted.\(key)", "command.rejected.\(key)"]
-        }
-    }
-
     /// `submission.accepted.<type>`, `command.rejected.<key>`, …
     public var routingKey: String {
         let verdict = isAccepted ? "accepted" : "rejected"
