@@ -57,6 +57,33 @@ extension AMQPConnection {
         return delivery
     }
 
+    /// Whether rabbitmq-c already holds input (whole frames, or bytes read from the socket but not yet parsed):
+    /// then `nextDelivery` must be called before waiting on the socket, which would not see them.
+    public var hasBufferedInput: Bool {
+        guard let state, !isBroken else { return false }
+        return amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0
+    }
+
+    /// The socket to wait on (with `poll`) for input, or `nil` when closed. With TLS, bytes the TLS layer has
+    /// decrypted may wait there unseen by `poll`: callers bound their waits (see ``waitForInput(socket:timeout:)``).
+    public var socketDescriptor: Int32? {
+        guard let state, !isBroken else { return nil }
+        let descriptor = amqp_get_sockfd(state)
+        return descriptor >= 0 ? descriptor : nil
+    }
+
+    /// Whether this connection uses TLS.
+    public var usesTLS: Bool { url.useTLS }
+
+    /// Waits until `socket` is readable (or fails) or `timeout` passes, without touching the connection's state,
+    /// so another thread may send on the connection meanwhile (acknowledgements). Returns whether it is readable.
+    public static func waitForInput(socket: Int32, timeout: Duration) -> Bool {
+        var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(clamping: max(0, timeout.components.seconds * 1_000
+            + timeout.components.attoseconds / 1_000_000_000_000_000))
+        return poll(&descriptor, 1, milliseconds) != 0
+    }
+
     /// A frame other than a delivery arrived: a closed channel or a cancelled consumer ends consuming.
     private func handleNonDeliveryFrame(_ state: amqp_connection_state_t) throws(AMQPError) {
         var frame = amqp_frame_t()

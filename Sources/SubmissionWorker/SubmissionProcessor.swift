@@ -21,6 +21,13 @@ final class SubmissionProcessor: BatchHandler {
         self.logger = logger
     }
 
+    /// Submissions are order-free (the newest `submitted_at` wins, whatever the delivery order); commands are
+    /// registry changes and runs, which `docs/asyncapi.yaml` applies in queue order: a batch holding one is a
+    /// barrier between the loops' batches.
+    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering {
+        deliveries.contains { $0.exchange == Topology.Exchange.commands } ? .barrier : .free
+    }
+
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let started = ContinuousClock.now
         let messages = deliveries.map { IncomingMessage.classify($0, limits: limits) }

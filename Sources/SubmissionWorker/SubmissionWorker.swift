@@ -6,7 +6,9 @@ enum SubmissionWorker {
     static func main() async {
         WorkerMain.handleArguments(name: "SubmissionWorker",
                                    summary: "validates and stores every submission and registry command, publishes its outcome")
-        await WorkerMain.runConsumers(name: "submission-worker", queue: SubmissionProcessor.queue) { clock, limits, logger in
+        // Two loops by default: one commits a batch while the other takes and decodes the next (README, "Speed").
+        await WorkerMain.runConsumers(name: "submission-worker", queue: SubmissionProcessor.queue,
+                                      defaultConsumers: 2) { clock, limits, logger in
             SubmissionProcessor(clock: clock, limits: limits, logger: logger)
         }
     }

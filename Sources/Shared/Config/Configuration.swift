@@ -16,7 +16,6 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public static let defaultPrefetch = 1000
     /// AMQP `basic.qos` carries the prefetch count in 16 bits.
     public static let prefetchRange = 1...65535
-    public static let defaultConsumers = 1
     public static let consumersRange = 1...16
 
     /// `AMQP_URL`: the broker, `amqp://` or `amqps://`.
@@ -37,8 +36,9 @@ public struct Configuration: Sendable, CustomStringConvertible {
     public var batchSize: Int
     /// `PREFETCH`: unacknowledged deliveries per consumer, 1–65535 (default 1000).
     public var prefetch: Int
-    /// CONSUMERS: consumer loops in one worker process, each with its own AMQP and database connections.
-    public var consumers: Int
+    /// CONSUMERS: consumer loops in one worker process, sharing one AMQP channel, each with its own database
+    /// connection. `nil`: the worker's own default (2 for the SubmissionWorker, 1 for the others).
+    public var consumers: Int?
     /// `MAX_MESSAGE_BYTES`: the largest message body a worker decodes (default 4 MiB); see ``MessageLimits``.
     public var messageLimits: MessageLimits
     /// `BATCH_MAX_WAIT_MS`: a batch stops growing this long after its first delivery, 0–10000 (default 10; 0 takes only
@@ -75,7 +75,8 @@ public struct Configuration: Sendable, CustomStringConvertible {
         logLevel = try reader.logLevel("LOG_LEVEL", default: .info)
         batchSize = try reader.integer("BATCH_SIZE", default: Self.defaultBatchSize, in: Self.batchSizeRange)
         prefetch = try reader.integer("PREFETCH", default: Self.defaultPrefetch, in: Self.prefetchRange)
-        consumers = try reader.integer("CONSUMERS", default: Self.defaultConsumers, in: Self.consumersRange)
+        consumers = try reader.value("CONSUMERS") == nil
+            ? nil : try reader.integer("CONSUMERS", default: 1, in: Self.consumersRange)
         messageLimits = MessageLimits(maximumBodyBytes: try reader.integer(
             "MAX_MESSAGE_BYTES", default: MessageLimits.defaultMaximumBodyBytes, in: MessageLimits.maximumBodyBytesRange))
         retentionDays = try reader.integer("RETENTION_DAYS", default: 90, in: 0...36_500)
@@ -103,7 +104,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
             "log_level=\(logLevel)",
             "batch_size=\(batchSize)",
             "prefetch=\(prefetch)",
-            "consumers=\(consumers)",
+            "consumers=\(consumers.map(String.init) ?? "worker default")",
             "max_message_bytes=\(messageLimits.maximumBodyBytes)",
             "batch_max_bytes=\(batchMaximumBytes)",
             "retention_days=\(retentionDays)",

@@ -12,6 +12,12 @@ public protocol BatchHandler: AnyObject {
     /// for the relay. The default does nothing.
     func idle(database: PostgresConnection) throws -> Bool
 
+    /// How a batch is ordered against the batches of the process's other consumer loops (`CONSUMERS`). The loops
+    /// take batches from one channel in queue order; a `.barrier` batch is decided after every earlier batch has
+    /// committed and before any later one. Decided from the deliveries' properties, before their bodies are read.
+    /// The default, `.free`: batches never wait for each other.
+    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering
+
     /// What to do with a delivery seen too often without an acknowledgement (it may crash the worker), without
     /// processing it. The default dead-letters it and publishes nothing.
     func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict
@@ -19,6 +25,7 @@ public protocol BatchHandler: AnyObject {
 
 extension BatchHandler {
     public func idle(database: PostgresConnection) throws -> Bool { false }
+    public func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering { .free }
     public func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         .deadLetter(outcome: nil)
     }

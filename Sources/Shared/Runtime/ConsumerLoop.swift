@@ -2,41 +2,42 @@ import Foundation
 import Logging
 import Metrics
 
-/// The consumer thread's loop: connect, take batches, hand them to the handler, acknowledge.
+/// One consumer loop: take a batch from the process's ``ConsumerChannel``, wait for its turn (``BatchOrder``),
+/// hand it to the handler, acknowledge.
 ///
 /// A batch is acknowledged once its effects and its events are committed (the events in the outbox); the process's
 /// relay (``RelayLoop``) publishes them, woken by ``RelaySignal``. So intake never waits for the broker's publishing
 /// side: a subscriber that refuses events delays them, it does not stop the queue. Nothing is acknowledged before it
-/// is committed. When the database or the broker goes away the connection is closed (the broker requeues what was in
-/// flight) and everything reconnects with backoff and jitter; the process does not exit.
+/// is committed. `CONSUMERS` loops share one channel: while one commits a batch on its own database connection,
+/// the next takes the next batch. When the database or the broker goes away the connection is closed (the broker
+/// requeues what was in flight, in queue order) and everything reconnects with backoff and jitter; the process does
+/// not exit.
 final class ConsumerLoop {
     private let configuration: Configuration
     private let settings: ConsumerService.Settings
     private let handler: any BatchHandler
     private let stop: StopSignal
     private let relay: RelaySignal
+    private let channel: ConsumerChannel
     private var logger: Logger
 
-    private var consumer: AMQPConnection?
-    private let brokers: BrokerEndpoints
     private let database: DatabaseSession
-    private var ledger = AckLedger()
     private var backoff = Backoff()
-    private var lastDepthCheck = ContinuousClock.now - .seconds(60)
     private var lastIdle = ContinuousClock.now
     private var lastSweep = ContinuousClock.now - .seconds(3_600)
+    /// The batch being processed: the connection it came on.
+    private var generation = 0
     /// This loop in ``Health``: progress each turn, ready while connected to both servers with a current schema.
     private let healthName: String
 
     private let batchTimer: Metrics.Timer
     private let batchSizeRecorder: Recorder
-    private let queueDepthGauge: Gauge
-    private let consumersGauge: Gauge
     private let reconnects: Counter
     private var outcomeCounters: [String: Counter] = [:]
 
-    init(configuration: Configuration, settings: ConsumerService.Settings, handler: any BatchHandler,
-         stop: StopSignal, relay: RelaySignal, logger: Logger) {
+    init(configuration: Configuration, settings: ConsumerService.Settings, channel: ConsumerChannel,
+         handler: any BatchHandler, stop: StopSignal, relay: RelaySignal, logger: Logger) {
+        self.channel = channel
         self.configuration = configuration
         self.settings = settings
         self.handler = handler
@@ -47,14 +48,10 @@ final class ConsumerLoop {
         self.logger = logger
         database = DatabaseSession(url: configuration.databaseURL, applicationName: "schoolict-\(settings.queue)",
                                    logger: logger)
-        // Validated by Configuration: this parse cannot fail.
-        brokers = try! BrokerEndpoints(configuration.amqpURL)
         let dimensions = [("queue", settings.queue)]
         batchTimer = Metrics.Timer(label: "schoolict_batch_duration_seconds", dimensions: dimensions,
                                    preferredDisplayUnit: .seconds)
         batchSizeRecorder = Recorder(label: "schoolict_batch_size", dimensions: dimensions)
-        queueDepthGauge = Gauge(label: "schoolict_queue_messages_ready", dimensions: dimensions)
-        consumersGauge = Gauge(label: "schoolict_queue_consumers", dimensions: dimensions)
         reconnects = Counter(label: "schoolict_reconnects_total", dimensions: dimensions)
         healthName = Health.name("consumer-\(settings.queue)")
         Health.shared.ready(healthName, false, reason: "connecting")
@@ -63,20 +60,19 @@ final class ConsumerLoop {
     func run() {
         while !stop.isStopped {
             do {
-                try connect()
+                _ = try database.connected()
                 try consumeUntilStopped()
             } catch {
                 logger.warning("connection lost or failed; reconnecting", metadata: ["error": "\(error)"])
                 Health.shared.ready(healthName, false, reason: Self.reason(error))
                 reconnects.increment()
-                closeAMQP(graceful: false)
                 database.closeIfDead()
                 stop.sleep(seconds: backoff.next())
             }
         }
-        closeAMQP(graceful: true)
         database.close()
         Health.shared.remove(healthName)
+        channel.loopStopped()
         logger.info("consumer stopped")
     }
 
@@ -90,70 +86,29 @@ final class ConsumerLoop {
         }
     }
 
-    private func connect() throws {
-        _ = try database.connected()
-        if consumer == nil || consumer?.isBroken == true {
-            closeAMQP(graceful: false)
-            // The topology first (declared, or checked when this user may not declare it), on the first node
-            // that answers; then the consumer on the same node.
-            let name = connectionName
-            let queue = settings.queue
-            let prefetch = UInt16(clamping: settings.prefetch)
-            let consumer = try brokers.connect { url throws -> AMQPConnection in
-                try AMQPConnection.withContractTopology(url: url, name: name + " setup").close()
-                let consumer = try AMQPConnection(url: url, name: name + " consumer")
-                do {
-                    try consumer.startConsuming(queue: queue, prefetch: prefetch)
-                } catch {
-                    consumer.close()
-                    throw error
-                }
-                return consumer
-            }
-            let url = brokers.preferred
-            self.consumer = consumer
-            logger.info("consuming", metadata: ["amqp.url": "\(url)", "amqp.prefetch": "\(settings.prefetch)"])
-        }
-        Health.shared.ready(healthName, true)
-        backoff.reset()
-    }
-
-    private var connectionName: String {
-        "schoolict-\(settings.queue)@\(ProcessInfo.processInfo.hostName):\(getpid())"
-    }
-
-    private func closeAMQP(graceful: Bool) {
-        if graceful, let consumer, !consumer.isBroken {
-            do { try consumer.cancelConsuming() } catch { logger.debug("basic.cancel failed", metadata: ["error": "\(error)"]) }
-        }
-        consumer?.close()
-        consumer = nil
-        ledger.reset()
-    }
-
     private func consumeUntilStopped() throws {
         while !stop.isStopped {
-            guard let consumer else { return }
             Health.shared.progress(healthName)
-            reportQueueDepth(consumer)
-            guard let first = try consumer.nextDelivery(timeout: .milliseconds(200)) else {
+            guard let batch = try channel.take(handler: handler) else {
+                Health.shared.ready(healthName, true)
+                backoff.reset()
                 try idleIfDue()
                 continue
             }
-            // A batch is bounded in bytes as well as in count, so a run of maximum-size messages cannot make a
-            // batch's memory grow with BATCH_SIZE.
-            // And in time: BATCH_MAX_WAIT_MS after its first delivery a batch only takes what is already there, so
-            // under a steady load it does not wait to fill, while a backlog still fills it. (0: only what is there.)
-            var batch = [first]
-            var bytes = first.body.count
-            let closesAt = ContinuousClock.now + .milliseconds(settings.batchMaximumWaitMilliseconds)
-            while batch.count < settings.batchSize, bytes < settings.batchMaximumBytes,
-                  let next = try consumer.nextDelivery(timeout: min(.milliseconds(2), max(.zero, closesAt - .now))) {
-                batch.append(next)
-                bytes += next.body.count
+            Health.shared.ready(healthName, true)
+            backoff.reset()
+            generation = batch.generation
+            do {
+                try channel.order.waitForTurn(batch.sequence)
+                try process(batch.deliveries)
+            } catch {
+                // Nothing of this batch is acknowledged: close the connection it came on, so the broker requeues
+                // it (and what the other loops hold) in queue order, before any batch behind it is decided.
+                channel.reset(generation: batch.generation)
+                channel.order.finish(batch.sequence)
+                throw error
             }
-            ledger.received(batch.map(\.deliveryTag))
-            try process(batch)
+            channel.order.finish(batch.sequence)
             // Under constant load there is no idle moment: timers get their turn between batches too.
             try idleIfDue()
         }
@@ -206,7 +161,7 @@ final class ConsumerLoop {
         do {
             result = try handler.handle(batch, database: database.connected())
         } catch let error as PostgresError where error.isConnectionError || !database.isAlive {
-            // Nothing was committed: drop the AMQP connection so the broker requeues the batch.
+            // Nothing was committed: the caller drops the AMQP connection so the broker requeues the batch.
             database.close()
             throw error
         } catch let error as PostgresError {
@@ -255,18 +210,12 @@ final class ConsumerLoop {
     }
 
     private func acknowledge(_ tags: [UInt64]) throws {
-        guard let consumer else { return }
-        switch ledger.acknowledge(tags) {
-        case .multiple(let last)?: try consumer.ack(last, multiple: true)
-        case .each(let each)?: for tag in each { try consumer.ack(tag) }
-        case nil: return
-        }
+        try channel.acknowledge(tags, generation: generation)
     }
 
     /// Rejects a delivery without requeueing: the broker moves it to the queue's dead-letter queue.
     private func deadLetter(_ tag: UInt64) throws {
-        try consumer?.reject(tag, requeue: false)
-        ledger.rejected(tag)
+        try channel.deadLetter(tag, generation: generation)
     }
 
     private func count(_ outcome: String, _ number: Int) {
@@ -279,15 +228,6 @@ final class ConsumerLoop {
         counter.increment(by: number)
     }
 
-    /// Every few seconds, the queue's depth for the metrics page (so operators see it drain).
-    private func reportQueueDepth(_ connection: AMQPConnection) {
-        guard ContinuousClock.now - lastDepthCheck > .seconds(5) else { return }
-        lastDepthCheck = .now
-        if let depth = try? connection.queueDepth(settings.queue) {
-            queueDepthGauge.record(depth.messages)
-            consumersGauge.record(depth.consumers)
-        }
-    }
 }
 
 extension Duration {

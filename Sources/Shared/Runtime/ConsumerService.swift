@@ -4,9 +4,10 @@ import ServiceLifecycle
 
 /// A queue consumer as a swift-service-lifecycle `Service`.
 ///
-/// The blocking rabbitmq-c and libpq calls run on a thread of their own (not the concurrency pool), with
-/// connections confined to it. Graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`) stops taking new
-/// deliveries, finishes and acknowledges the batch in flight, cancels the consumer and closes.
+/// The blocking rabbitmq-c and libpq calls run on threads of their own (not the concurrency pool): one per consumer
+/// loop, each with its own database connection, sharing one AMQP connection (``ConsumerChannel``). Graceful shutdown
+/// (SIGTERM/SIGINT through `ServiceGroup`) stops taking new deliveries, finishes and acknowledges the batches in
+/// flight, cancels the consumer and closes.
 public struct ConsumerService: Service {
     public struct Settings: Sendable {
         public var queue: String
@@ -40,9 +41,14 @@ public struct ConsumerService: Service {
     private let makeHandler: @Sendable () -> any BatchHandler
     private let logger: Logger
 
-    /// `relay` is the signal of the process's ``RelayService``, woken after every commit.
-    public init(configuration: Configuration, settings: Settings, relay: RelaySignal, logger: Logger,
+    private let loops: Int
+
+    /// `relay` is the signal of the process's ``RelayService``, woken after every commit. `loops` consumer loops
+    /// share one AMQP channel (one consumer, deliveries in queue order), each with its own handler and database
+    /// connection: while one commits a batch, the next takes the next one.
+    public init(configuration: Configuration, settings: Settings, loops: Int = 1, relay: RelaySignal, logger: Logger,
                 makeHandler: @escaping @Sendable () -> any BatchHandler) {
+        self.loops = max(1, loops)
         self.configuration = configuration
         self.settings = settings
         self.relay = relay
@@ -57,12 +63,17 @@ public struct ConsumerService: Service {
         let makeHandler = makeHandler
         let relay = relay
         let logger = logger
-        await BlockingThreads.run([("consumer-\(settings.queue)", {
-            ConsumerLoop(configuration: configuration, settings: settings,
-                         handler: TracedBatchHandler.wrapping(makeHandler(), queue: settings.queue), stop: stop,
-                         relay: relay, logger: logger).run()
-        })], stop: stop) {
-            logger.info("graceful shutdown: finishing the batch in flight")
+        // Validated by Configuration: this parse cannot fail.
+        let brokers = try! BrokerEndpoints(configuration.amqpURL)
+        let channel = ConsumerChannel(settings: settings, loops: loops, brokers: brokers, logger: logger)
+        await BlockingThreads.run((0..<loops).map { index in
+            ("consumer-\(settings.queue)-\(index + 1)", {
+                ConsumerLoop(configuration: configuration, settings: settings, channel: channel,
+                             handler: TracedBatchHandler.wrapping(makeHandler(), queue: settings.queue), stop: stop,
+                             relay: relay, logger: logger).run()
+            })
+        }, stop: stop) {
+            logger.info("graceful shutdown: finishing the batches in flight")
         }
     }
 }

@@ -71,8 +71,9 @@ public enum WorkerMain {
         }
     }
 
-    /// Runs a worker that is `CONSUMERS` consumer loops on one queue, each with its own handler.
-    public static func runConsumers(name: String, queue: String,
+    /// Runs a worker that is `CONSUMERS` consumer loops on one queue (`defaultConsumers` when unset), each with its
+    /// own handler.
+    public static func runConsumers(name: String, queue: String, defaultConsumers: Int = 1,
                                     handler makeHandler: @escaping @Sendable (SchoolClock, MessageLimits, Logger) -> any BatchHandler) async {
         await run(name: name) { configuration, logger in
             let clock = SchoolClock.from(configuration)
@@ -83,12 +84,13 @@ public enum WorkerMain {
             let limits = configuration.messageLimits
             let relay = RelaySignal()
             // The relay first: services stop in reverse order, so it publishes what the consumers committed last.
-            return [RelayService(configuration: configuration, signal: relay, name: queue, logger: logger)]
-                + (0..<configuration.consumers).map { _ in
-                    ConsumerService(configuration: configuration, settings: settings, relay: relay, logger: logger) {
-                        makeHandler(clock, limits, logger)
-                    }
-                }
+            return [
+                RelayService(configuration: configuration, signal: relay, name: queue, logger: logger),
+                ConsumerService(configuration: configuration, settings: settings,
+                                loops: configuration.consumers ?? defaultConsumers, relay: relay, logger: logger) {
+                    makeHandler(clock, limits, logger)
+                },
+            ]
         }
     }
 }

@@ -30,6 +30,10 @@ final class TracedBatchHandler: BatchHandler {
         self.tracer = tracer
     }
 
+    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering {
+        inner.ordering(of: deliveries)
+    }
+
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let batch = tracer.startSpan("process \(queue)", context: .topLevel, ofKind: .consumer)
         batch.updateAttributes { attributes in
