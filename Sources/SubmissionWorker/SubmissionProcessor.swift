@@ -21,16 +21,52 @@ final class SubmissionProcessor: BatchHandler {
         self.logger = logger
     }
 
-    /// Submissions are order-free (the newest `submitted_at` wins, whatever the delivery order); commands are
-    /// registry changes and runs, which `docs/asyncapi.yaml` applies in queue order: a batch holding one is a
-    /// barrier between the loops' batches.
-    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering {
-        deliveries.contains { $0.exchange == Topology.Exchange.commands } ? .barrier : .free
+    /// What `orderKeys` decoded, for the `handle` call that follows (with the body, so a stale entry after a
+    /// reconnect, when delivery tags start again, is never taken for another message).
+    private var decodedByTag: [UInt64: (body: [UInt8], message: IncomingMessage)] = [:]
+
+    /// Commands (registry changes, runs) apply in queue order (`docs/asyncapi.yaml`): a batch holding one waits
+    /// for every batch before it and holds back every batch after it. Submissions wait only for earlier batches
+    /// touching the same school (an `inventory` replaces what an earlier `insert` added), device or message id.
+    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys {
+        decodedByTag.removeAll(keepingCapacity: true)
+        var keys = Set<Int>()
+        var ordering = BatchKeys.independent
+        for delivery in deliveries {
+            let message = IncomingMessage.classify(delivery, limits: limits)
+            decodedByTag[delivery.deliveryTag] = (delivery.body, message)
+            keys.insert(BatchKeys.key("message", message.messageID))
+            switch message {
+            case .command: ordering = .all
+            case .invalid: break
+            case .submission(_, let submission): Self.insertKeys(of: submission, into: &keys)
+            }
+        }
+        return ordering == .all ? .all : .some(keys)
+    }
+
+    private static func insertKeys(of submission: Submission, into keys: inout Set<Int>) {
+        let header = submission.header
+        if let school = header.schoolCode { keys.insert(BatchKeys.key("school", header.campaign, school)) }
+        switch submission {
+        case .equipmentInventory, .deviceNeedReport:
+            break
+        case .donationRecord(let donation):
+            keys.insert(BatchKeys.key("donation", donation.donationRef))
+            if let school = donation.targetSchoolCode { keys.insert(BatchKeys.key("school", header.campaign, school)) }
+            for device in donation.devices { keys.insert(BatchKeys.key("device", device.serial)) }
+        case .handoverRecord(let handover):
+            keys.insert(BatchKeys.key("device", handover.deviceSerial))
+        }
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let started = ContinuousClock.now
-        let messages = deliveries.map { IncomingMessage.classify($0, limits: limits) }
+        let messages = deliveries.map { delivery in
+            if let cached = decodedByTag[delivery.deliveryTag], cached.body == delivery.body { return cached.message }
+            return IncomingMessage.classify(delivery, limits: limits)
+        }
+        decodedByTag.removeAll(keepingCapacity: true)
         let decoded = ContinuousClock.now
         defer {
             logger.debug("batch processed", metadata: [

@@ -3,52 +3,80 @@ import Testing
 
 @testable import Shared
 
-/// Which batches a consumer loop waits for (``BatchOrderBook``): registry changes in queue order, submissions
-/// side by side.
+/// Which batches a consumer loop waits for (``BatchOrderBook``): batches whose keys meet in queue order, the
+/// others side by side, commands before and after everything.
 @Suite("Batch order between consumer loops")
 struct BatchOrderTests {
-    @Test("free batches never wait for each other")
-    func freeBatchesRunSideBySide() {
+    let schoolA = BatchKeys.key("school", "gr-ict-2022", "0551010")
+    let schoolB = BatchKeys.key("school", "gr-ict-2022", "9051020")
+
+    @Test("batches with disjoint keys never wait for each other")
+    func disjointBatchesRunSideBySide() {
         var book = BatchOrderBook()
-        let first = book.take(.free)
-        let second = book.take(.free)
+        let first = book.take()
+        let second = book.take()
+        book.declare(first, .some([schoolA]))
+        book.declare(second, .some([schoolB]))
         #expect(book.blockers(of: first).isEmpty)
         #expect(book.blockers(of: second).isEmpty)
     }
 
-    @Test("a barrier waits for every earlier batch; every later batch waits for it")
-    func barrierOrdersBothWays() {
+    @Test("a batch waits for an earlier one with a common key, never the other way round")
+    func commonKeyOrders() {
         var book = BatchOrderBook()
-        let before = book.take(.free)
-        let barrier = book.take(.barrier)
-        let after = book.take(.free)
-        let afterBarrier = book.take(.barrier)
-        #expect(book.blockers(of: barrier) == [before])
-        #expect(book.blockers(of: after) == [barrier])
-        #expect(book.blockers(of: afterBarrier) == [before, barrier, after])
-        book.finish(before)
-        #expect(book.blockers(of: barrier).isEmpty)
-        #expect(book.blockers(of: after) == [barrier])
-        book.finish(barrier)
-        #expect(book.blockers(of: after).isEmpty)
-        #expect(book.blockers(of: afterBarrier) == [after])
+        let first = book.take()
+        let second = book.take()
+        book.declare(first, .some([schoolA, schoolB]))
+        book.declare(second, .some([schoolB]))
+        #expect(book.blockers(of: second) == [first])
+        #expect(book.blockers(of: first).isEmpty)
+        book.finish(first)
+        #expect(book.blockers(of: second).isEmpty)
     }
 
-    @Test("a free batch is not held back by a later barrier")
-    func laterBarrierDoesNotBlockEarlierBatch() {
+    @Test("a batch waits for an earlier one not yet read: its keys are unknown")
+    func undeclaredEarlierBatchBlocks() {
         var book = BatchOrderBook()
-        let first = book.take(.free)
-        _ = book.take(.barrier)
-        #expect(book.blockers(of: first).isEmpty)
+        let first = book.take()
+        let second = book.take()
+        book.declare(second, .some([schoolB]))
+        #expect(book.blockers(of: second) == [first])
+        book.declare(first, .some([schoolA]))
+        #expect(book.blockers(of: second).isEmpty)
+    }
+
+    @Test("a command batch waits for every earlier batch; every later batch waits for it")
+    func allOrdersBothWays() {
+        var book = BatchOrderBook()
+        let before = book.take()
+        let command = book.take()
+        let after = book.take()
+        book.declare(before, .independent)
+        book.declare(command, .all)
+        book.declare(after, .independent)
+        #expect(book.blockers(of: command) == [before])
+        #expect(book.blockers(of: after) == [command])
+        book.finish(before)
+        book.finish(command)
+        #expect(book.blockers(of: after).isEmpty)
+    }
+
+    @Test("keys: equal parts meet, different parts or a different split do not")
+    func keysMeet() {
+        #expect(BatchKeys.some([schoolA]).meets(.some([BatchKeys.key("school", "gr-ict-2022", "0551010")])))
+        #expect(!BatchKeys.some([schoolA]).meets(.some([schoolB])))
+        #expect(BatchKeys.key("school", "ab", "c") != BatchKeys.key("school", "a", "bc"))
+        #expect(!BatchKeys.independent.meets(.independent))
+        #expect(BatchKeys.independent.meets(.all))
     }
 
     @Test("a reset abandons every held batch, not those taken after it")
     func resetAbandonsHeldBatches() {
         var book = BatchOrderBook()
-        let held = book.take(.free)
-        let waiting = book.take(.barrier)
+        let held = book.take()
+        let waiting = book.take()
         book.abandonAll()
-        let fresh = book.take(.free)
+        let fresh = book.take()
         #expect(book.isAbandoned(held) && book.isAbandoned(waiting))
         #expect(!book.isAbandoned(fresh))
         book.finish(held)
@@ -56,32 +84,34 @@ struct BatchOrderTests {
         #expect(book.held.map(\.sequence) == [fresh])
     }
 
-    @Test("the shared gate: a barrier's loop waits until the earlier batch finishes; an abandoned batch throws")
+    @Test("the shared gate: a loop waits until the earlier batch with a common key finishes; an abandoned batch throws")
     func gateWaitsAndAbandons() async throws {
         let order = BatchOrder()
-        let first = order.take(.free)
-        let barrier = order.take(.barrier)
+        let first = order.take()
+        let second = order.take()
+        let keys = BatchKeys.some([schoolA])
         let passed = Mutex(false)
         let waited = Task.detached { () -> Bool in
             do {
-                try order.waitForTurn(barrier)
+                try order.waitForTurn(second, keys: keys)
                 passed.withLock { $0 = true }
                 return true
             } catch {
                 return false
             }
         }
+        try order.waitForTurn(first, keys: keys)
         try await Task.sleep(for: .milliseconds(100))
-        #expect(!passed.withLock { $0 }, "the barrier went ahead of the batch before it")
+        #expect(!passed.withLock { $0 }, "the second batch went ahead of the first")
         order.finish(first)
         #expect(await waited.value)
 
-        let held = order.take(.free)
-        let behind = order.take(.barrier)
+        let held = order.take()
+        let behind = order.take()
         order.abandonAll()
-        #expect(throws: BatchOrderAbandoned.self) { try order.waitForTurn(behind) }
+        #expect(throws: BatchOrderAbandoned.self) { try order.waitForTurn(behind, keys: .independent) }
         order.finish(held)
         order.finish(behind)
-        order.finish(barrier)
+        order.finish(second)
     }
 }

@@ -12,11 +12,12 @@ public protocol BatchHandler: AnyObject {
     /// for the relay. The default does nothing.
     func idle(database: PostgresConnection) throws -> Bool
 
-    /// How a batch is ordered against the batches of the process's other consumer loops (`CONSUMERS`). The loops
-    /// take batches from one channel in queue order; a `.barrier` batch is decided after every earlier batch has
-    /// committed and before any later one. Decided from the deliveries' properties, before their bodies are read.
-    /// The default, `.free`: batches never wait for each other.
-    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering
+    /// What a batch's outcome depends on, so that the process's consumer loops (`CONSUMERS`), which take batches
+    /// from one channel in queue order, decide two batches in queue order when their keys meet and side by side
+    /// otherwise. Called once per batch, before `handle`, on the loop's own thread (a handler may keep what it
+    /// decoded for the `handle` call that follows). The default, ``BatchKeys/independent``: batches never wait
+    /// for each other.
+    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys
 
     /// What to do with a delivery seen too often without an acknowledgement (it may crash the worker), without
     /// processing it. The default dead-letters it and publishes nothing.
@@ -25,7 +26,7 @@ public protocol BatchHandler: AnyObject {
 
 extension BatchHandler {
     public func idle(database: PostgresConnection) throws -> Bool { false }
-    public func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering { .free }
+    public func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys { .independent }
     public func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         .deadLetter(outcome: nil)
     }

@@ -1,13 +1,33 @@
 import Foundation
 
-/// How a batch must be ordered against the other batches of its process's consumer loops.
-public enum BatchOrdering: Sendable, Equatable {
-    /// Its outcome does not depend on the order of batches (the contract's newest-wins submissions): it may be
-    /// decided beside other batches, but never before an earlier barrier has committed.
-    case free
-    /// It must be decided in queue order (a registry change, a command): after every earlier batch has
-    /// committed, and before any later one is decided.
-    case barrier
+/// What a batch's outcome depends on, for ordering it against the batches of its process's other consumer loops:
+/// two batches whose keys meet are decided in queue order; the others side by side.
+public enum BatchKeys: Sendable, Equatable {
+    /// Everything (a registry change, a command, a message that could not be read): decided after every earlier
+    /// batch has committed, and before any later one.
+    case all
+    /// These keys (``BatchKeys/key(_:)``): a school, a device serial, a message id. Empty: depends on nothing.
+    case some(Set<Int>)
+
+    public static let independent = BatchKeys.some([])
+
+    /// A key for `parts` (collisions only make a batch wait when it need not).
+    public static func key(_ parts: String...) -> Int {
+        var hasher = Hasher()
+        for part in parts {
+            hasher.combine(part)
+            hasher.combine(0x1F as UInt8)
+        }
+        return hasher.finalize()
+    }
+
+    public func meets(_ other: BatchKeys) -> Bool {
+        switch (self, other) {
+        case (.all, _), (_, .all): true
+        case (.some(let mine), .some(let theirs)):
+            mine.count <= theirs.count ? !mine.isDisjoint(with: theirs) : !theirs.isDisjoint(with: mine)
+        }
+    }
 }
 
 /// The batches a process's consumer loops hold, in the order they were taken from their one channel (which is
@@ -15,7 +35,8 @@ public enum BatchOrdering: Sendable, Equatable {
 public struct BatchOrderBook: Sendable, Equatable {
     public struct Entry: Sendable, Equatable {
         public var sequence: UInt64
-        public var ordering: BatchOrdering
+        /// `nil` until its loop has read the batch and declared them.
+        public var keys: BatchKeys?
         /// Its deliveries went back to the broker (the connection was reset): it must not be decided.
         public var abandoned = false
     }
@@ -27,18 +48,24 @@ public struct BatchOrderBook: Sendable, Equatable {
     public init() {}
 
     /// A batch taken from the channel: its sequence number.
-    public mutating func take(_ ordering: BatchOrdering) -> UInt64 {
+    public mutating func take() -> UInt64 {
         nextSequence += 1
-        held.append(Entry(sequence: nextSequence, ordering: ordering))
+        held.append(Entry(sequence: nextSequence))
         return nextSequence
     }
 
-    /// The earlier batches `sequence` must wait for before it is decided: all of them for a barrier, the earlier
-    /// barriers for a free batch.
+    /// What the batch depends on, once read.
+    public mutating func declare(_ sequence: UInt64, _ keys: BatchKeys) {
+        guard let index = held.firstIndex(where: { $0.sequence == sequence }) else { return }
+        held[index].keys = keys
+    }
+
+    /// The earlier batches `sequence` must wait for before it is decided: those whose keys meet its own, and those
+    /// not yet read (their keys are unknown). `sequence` must have declared its keys.
     public func blockers(of sequence: UInt64) -> [UInt64] {
-        guard let entry = held.first(where: { $0.sequence == sequence }) else { return [] }
+        guard let keys = held.first(where: { $0.sequence == sequence })?.keys else { return [] }
         return held.filter { earlier in
-            earlier.sequence < sequence && (entry.ordering == .barrier || earlier.ordering == .barrier)
+            earlier.sequence < sequence && (earlier.keys.map { $0.meets(keys) } ?? true)
         }.map(\.sequence)
     }
 
@@ -47,8 +74,8 @@ public struct BatchOrderBook: Sendable, Equatable {
     }
 
     /// The connection was reset: every held batch's deliveries go back to the broker, in queue order. None of
-    /// them may be decided any more (those already deciding finish; their acknowledgements fail harmlessly and
-    /// the redeliveries are answered as duplicates).
+    /// them may be decided any more (those already deciding finish; their acknowledgements are not sent and the
+    /// redeliveries are answered as duplicates).
     public mutating func abandonAll() {
         for index in held.indices { held[index].abandoned = true }
     }
@@ -64,14 +91,17 @@ final class BatchOrder: @unchecked Sendable {  // all state is guarded by `condi
     private let condition = NSCondition()
     private var book = BatchOrderBook()
 
-    func take(_ ordering: BatchOrdering) -> UInt64 {
-        condition.withLock { book.take(ordering) }
+    func take() -> UInt64 {
+        condition.withLock { book.take() }
     }
 
-    /// Waits until `sequence` may be decided; throws when it was abandoned meanwhile.
-    func waitForTurn(_ sequence: UInt64) throws {
+    /// Declares what `sequence` depends on and waits until it may be decided; throws when it was abandoned
+    /// meanwhile.
+    func waitForTurn(_ sequence: UInt64, keys: BatchKeys) throws {
         condition.lock()
         defer { condition.unlock() }
+        book.declare(sequence, keys)
+        condition.broadcast()
         while true {
             if book.isAbandoned(sequence) { throw BatchOrderAbandoned() }
             if book.blockers(of: sequence).isEmpty { return }

@@ -47,7 +47,7 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
 
     /// The next batch in queue order, or `nil` when nothing arrived within a while (time for the loop's timers).
     /// Connects first when there is no connection.
-    func take(handler: any BatchHandler) throws -> Batch? {
+    func take() throws -> Batch? {
         turn.lock()
         defer { turn.unlock() }
         let generation = try connected()
@@ -66,8 +66,7 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
             bytes += next.body.count
         }
         lock.withLock { ledger.received(deliveries.map(\.deliveryTag)) }
-        return Batch(deliveries: deliveries, generation: generation,
-                     sequence: order.take(handler.ordering(of: deliveries)))
+        return Batch(deliveries: deliveries, generation: generation, sequence: order.take())
     }
 
     /// Acknowledges `tags` of a batch taken on `generation` (nothing when the connection was reset since: the

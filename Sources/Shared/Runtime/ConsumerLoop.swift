@@ -89,7 +89,7 @@ final class ConsumerLoop {
     private func consumeUntilStopped() throws {
         while !stop.isStopped {
             Health.shared.progress(healthName)
-            guard let batch = try channel.take(handler: handler) else {
+            guard let batch = try channel.take() else {
                 Health.shared.ready(healthName, true)
                 backoff.reset()
                 try idleIfDue()
@@ -99,7 +99,7 @@ final class ConsumerLoop {
             backoff.reset()
             generation = batch.generation
             do {
-                try channel.order.waitForTurn(batch.sequence)
+                try channel.order.waitForTurn(batch.sequence, keys: orderKeys(of: batch.deliveries))
                 try process(batch.deliveries)
             } catch {
                 // Nothing of this batch is acknowledged: close the connection it came on, so the broker requeues
@@ -112,6 +112,12 @@ final class ConsumerLoop {
             // Under constant load there is no idle moment: timers get their turn between batches too.
             try idleIfDue()
         }
+    }
+
+    /// What the batch depends on: everything when a delivery was seen before without an acknowledgement (its body
+    /// is not read before it is processed alone: it may be what crashes the worker), the handler's keys otherwise.
+    private func orderKeys(of batch: [AMQPDelivery]) -> BatchKeys {
+        batch.contains { $0.deliveryCount >= 2 } ? .all : handler.orderKeys(of: batch)
     }
 
     /// Splits off poison and suspect deliveries, then processes and settles.

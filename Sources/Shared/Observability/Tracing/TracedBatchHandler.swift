@@ -30,8 +30,8 @@ final class TracedBatchHandler: BatchHandler {
         self.tracer = tracer
     }
 
-    func ordering(of deliveries: [AMQPDelivery]) -> BatchOrdering {
-        inner.ordering(of: deliveries)
+    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys {
+        inner.orderKeys(of: deliveries)
     }
 
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
