@@ -93,7 +93,7 @@ struct HostileBenchmark: ParsableCommand {
 
     private func message(_ kind: Kind, index: Int, campaign: String, runID: String, limit: Int) -> AMQPMessage {
         let school = "B\(runID)-0"
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "campaign": .string(campaign), "school_code": .string(school), "submitted_by": "s0@bench.invalid",
             "submitted_at": "2022-03-01T10:00:00+02:00",
         ]

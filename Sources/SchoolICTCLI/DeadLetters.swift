@@ -153,7 +153,7 @@ struct Dead: ParsableCommand {
     static func masked(_ value: JSONValue) -> JSONValue {
         switch value {
         case .object(let fields):
-            var result: [String: JSONValue] = [:]
+            var result: JSONObject = [:]
             for (key, field) in fields {
                 result[key] = ["full_name", "name"].contains(key) && field.stringValue != nil ? .string("***") : masked(field)
             }

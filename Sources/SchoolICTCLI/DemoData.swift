@@ -131,7 +131,7 @@ struct DemoData {
                 let quantity = random.int(range)
                 guard quantity > 0 else { continue }
                 let condition = random.chance(0.15) ? "faulty" : (random.chance(0.1) ? "obsolete" : "working")
-                var item: [String: JSONValue] = [
+                var item: JSONObject = [
                     "category": .string(category), "quantity": .int(quantity),
                     "acquired_year": .int(2008 + random.int(0..<14)), "condition": .string(condition),
                 ]
@@ -208,7 +208,7 @@ struct DemoData {
             ("DN-2021-0005", "other", "Ông Trần Văn Bình", 12, "laptop", "Ryzen 3, 8GB"),
         ]
         for (index, donor) in donors.enumerated() {
-            var body: [String: JSONValue] = [
+            var body: JSONObject = [
                 "campaign": .string(Self.vietnamCampaign), "donation_ref": .string(donor.0),
                 "submitted_by": .string(Self.vietnamStaff[0]),
                 "submitted_at": .string(String(format: "2021-11-%02dT08:00:00+07:00", 22 + index)),

@@ -27,7 +27,7 @@ struct ImportSchools: ParsableCommand {
         var messages: [AMQPMessage] = []
         var problems = 0
         for (number, row) in rows.dropFirst().enumerated() where !(row.count == 1 && row[0].isEmpty) {
-            var fields: [String: JSONValue] = [:]
+            var fields: JSONObject = [:]
             for name in required {
                 fields[name] = .string(row[safe: columns[name]!] ?? "")
             }

@@ -114,7 +114,7 @@ struct Report: ParsableCommand {
             "on_time": .int(schools.filter { $0.status == "on_time" }.count),
             "late": .int(schools.filter { $0.status == "late" }.count),
             "missing": .int(schools.filter { $0.status == "missing" }.count),
-            "students_by_category": .object(categories.mapValues { .int($0) }),
+            "students_by_category": .object(JSONObject(categories.mapValues { .int($0) })),
             "computers_allocated": .int(schools.reduce(0) { $0 + $1.allocated }),
             "students_waiting": .int(waiting),
             "handovers_on_time": .int(schools.reduce(0) { $0 + $1.handoversOnTime }),

@@ -72,7 +72,7 @@ struct AllocationRun: ParsableCommand {
     @Option var school: String?
 
     func run() throws {
-        var fields: [String: JSONValue] = ["campaign": .string(campaign)]
+        var fields: JSONObject = ["campaign": .string(campaign)]
         if let region { fields["region"] = .string(region) }
         if let school { fields["school_code"] = .string(school) }
         let connection = try Broker.connect()

@@ -51,7 +51,7 @@ enum CommandStore {
             INSERT INTO campaign_deadlines (campaign, deadline) VALUES ($1, $2) ON CONFLICT DO NOTHING
             """, [command.campaign, command.deadline])
         let extended = previous.map { abs($0.timeIntervalSince(command.deadline)) >= 0.001 } ?? false
-        var summary: [String: JSONValue] = [
+        var summary: JSONObject = [
             "created": .bool(previous == nil),
             "deadline": .string(ISO8601.format(command.deadline)),
             "deadline_changed": .bool(extended),

@@ -97,7 +97,7 @@ enum SubmissionRules {
             }
         }
         guard errors.isEmpty else { return .rejected(errors) }
-        var byCategory: [String: JSONValue] = [:]
+        var byCategory: JSONObject = [:]
         for item in inventory.items {
             byCategory[item.category.rawValue] = .int((byCategory[item.category.rawValue]?.intValue ?? 0) + item.quantity)
         }
@@ -118,7 +118,7 @@ enum SubmissionRules {
                                      "must be from \(school.level.grades.lowerBound) to \(school.level.grades.upperBound) in a \(school.level.rawValue) school"))
         }
         guard errors.isEmpty else { return .rejected(errors) }
-        var byCategory: [String: JSONValue] = [:]
+        var byCategory: JSONObject = [:]
         for student in report.students {
             byCategory[student.category.rawValue] = .int((byCategory[student.category.rawValue]?.intValue ?? 0) + 1)
         }
@@ -142,7 +142,7 @@ enum SubmissionRules {
                                      "a device with this serial is already recorded"))
         }
         guard errors.isEmpty else { return .rejected(errors) }
-        var byKind: [String: JSONValue] = [:]
+        var byKind: JSONObject = [:]
         for device in donation.devices {
             byKind[device.kind.rawValue] = .int((byKind[device.kind.rawValue]?.intValue ?? 0) + 1)
         }

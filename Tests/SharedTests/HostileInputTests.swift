@@ -29,7 +29,7 @@ struct HostileInputTests {
         IncomingMessage.classify(exchange: submissions, routingKey: type.rawValue, messageID: id, body: body, limits: limits)
     }
 
-    static func published(_ outcome: Outcome) throws -> [String: JSONValue] {
+    static func published(_ outcome: Outcome) throws -> JSONObject {
         guard case .object(let fields) = try JSONParser.parse(outcome.message.body) else { return [:] }
         return fields
     }

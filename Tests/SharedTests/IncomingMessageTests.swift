@@ -24,7 +24,7 @@ struct IncomingMessageTests {
     }
 
     /// The outcome's body, parsed back from the bytes it is published with.
-    static func publishedBody(_ outcome: Outcome) throws -> [String: JSONValue] {
+    static func publishedBody(_ outcome: Outcome) throws -> JSONObject {
         guard case .object(let fields) = try JSONParser.parse(outcome.message.body) else {
             Issue.record("outcome body is not an object")
             return [:]

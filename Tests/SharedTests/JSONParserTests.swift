@@ -98,6 +98,10 @@ struct JSONParserTests {
         .init("a duplicate key", #"{"a":1,"a":2}"#, "duplicate key"),
         .init("a duplicate key in a nested object", #"{"a":{"b":1,"c":2,"b":1}}"#, "duplicate key"),
         .init("keys equal after Unicode normalisation", "{\"\u{e9}\":1,\"e\u{301}\":2}", "duplicate key"),
+        .init("a duplicate key after 20 others (the hashed check)",
+              "{" + (0..<20).map { #""k\#($0)":0,"# }.joined() + #""k3":1}"#, "duplicate key"),
+        .init("keys equal after Unicode normalisation after 20 others",
+              "{" + (0..<20).map { #""k\#($0)":0,"# }.joined() + "\"\u{e9}\":1,\"e\u{301}\":2}", "duplicate key"),
         .init("missing colon", #"{"a" 1}"#, "expected ':'"),
         .init("unquoted key", "{a:1}", "expected a key"),
         .init("single quotes", "'x'", "unexpected character"),
@@ -137,6 +141,10 @@ struct JSONParserTests {
         .init("raw control character after an escape", "\"\\n\u{1F}\"", "control character"),
         .init("invalid UTF-8", bytes: [0x22, 0xFF, 0x22], "invalid UTF-8"),
         .init("overlong UTF-8", bytes: [0x22, 0xC0, 0xAF, 0x22], "invalid UTF-8"),
+        .init("a UTF-8 encoded surrogate", bytes: [0x22, 0x61, 0xED, 0xA0, 0x80, 0x22], "invalid UTF-8"),
+        .init("a code point above U+10FFFF", bytes: [0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], "invalid UTF-8"),
+        .init("a truncated sequence before the quote", bytes: [0x22, 0xE1, 0xBB, 0x22], "invalid UTF-8"),
+        .init("a continuation byte alone", bytes: [0x22, 0x41, 0x80, 0x41, 0x22], "invalid UTF-8"),
         .init("truncated UTF-8 after an escape", bytes: [0x22, 0x5C, 0x6E, 0xE1, 0xBB, 0x22], "invalid UTF-8"),
         .init("unexpected closing bracket", "]", "unexpected character"),
     ]
@@ -190,6 +198,54 @@ struct JSONParserTests {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(objects) }
     }
 
+    struct OffsetCase: Sendable, CustomTestStringConvertible {
+        var bytes: [UInt8]
+        var offset: Int
+        var reason: String
+        var testDescription: String { "\(reason) at \(offset)" }
+    }
+
+    /// Offsets and reasons exactly, for the checks done on bytes (strings without escapes, duplicate keys).
+    static let offsetCases: [OffsetCase] = [
+        .init(bytes: Array(#"{"a":"x\#u{1}"}"#.utf8), offset: 7, reason: "control character in string"),
+        .init(bytes: [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC3, 0x22, 0x7D], offset: 8, reason: "invalid UTF-8"),
+        .init(bytes: [0x22, 0x5C, 0x6E, 0xFF, 0x22], offset: 5, reason: "invalid UTF-8"),
+        .init(bytes: Array(#"{"a":1, "a" : [2]}"#.utf8), offset: 14, reason: "duplicate key"),
+        .init(bytes: Array(("{" + (0..<20).map { #""k\#($0)":0,"# }.joined() + #""k19":{}}"#).utf8), offset: 157,
+              reason: "duplicate key"),
+        // The value is read before the key is checked: an error inside it comes first.
+        .init(bytes: Array(#"{"a":1,"a":[1,}"#.utf8), offset: 14, reason: "unexpected character"),
+    ]
+
+    @Test("failures of the byte-level checks report the same offsets", arguments: offsetCases)
+    func offsets(_ testCase: OffsetCase) {
+        #expect(throws: JSONParser.Failure(offset: testCase.offset, reason: testCase.reason)) {
+            try JSONParser.parse(testCase.bytes)
+        }
+    }
+
+    @Test("strings without escapes: ASCII, non-ASCII and mixed text read exactly")
+    func unescapedStrings() throws {
+        for text in ["", "a", "HS-0001", String(repeating: "x", count: 300), "é", "Nguyễn Văn An", "😀", "e\u{301}",
+                     "\u{7F}\u{80}\u{85}\u{FEFF}", "a\u{10FFFF}z", "Ωμέγα " + String(repeating: "ễ", count: 100)] {
+            #expect(try JSONParser.parse(Array("\"\(text)\"".utf8)) == .string(text))
+            #expect(try JSONParser.parse(Array("{\"\(text)\":1}".utf8))[text] == 1)
+        }
+    }
+
+    @Test("objects keep their members in document order; many members are found through the index")
+    func objectMembers() throws {
+        let keys = (0..<40).map { "key-\($0 * 7 % 40)" }
+        let text = "{" + keys.enumerated().map { #""\#($1)":\#($0)"# }.joined(separator: ",") + "}"
+        guard case .object(let object) = try JSONParser.parse(Array(text.utf8)) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(object.keys == keys)
+        for (position, key) in keys.enumerated() { #expect(object[key] == .int(position)) }
+        #expect(object["key-40"] == nil)
+    }
+
     // MARK: - Serialization
 
     @Test("objects serialize compactly with keys in sorted order")
@@ -205,6 +261,8 @@ struct JSONParserTests {
     func escaping() {
         let text: JSONValue = .string("q\"b\\s/n\nr\rt\t\u{1}\u{8}\u{1F}Ωễ😀")
         #expect(text.jsonString == #""q\"b\\s/n\nr\rt\t\u0001\u0008\u001fΩễ😀""#)
+        #expect(JSONValue.string("\"\"\\x\n").jsonString == #""\"\"\\x\n""#)
+        #expect(JSONValue.string("\u{0}").jsonString == #""\u0000""#)
         let key: JSONValue = ["a\"b": "Nguyễn"]
         #expect(key.jsonString == #"{"a\"b":"Nguyễn"}"#)
     }
@@ -217,6 +275,9 @@ struct JSONParserTests {
         #expect(JSONValue.number(2.5).jsonString == "2.5")
         #expect(JSONValue.number(0.1).jsonString == "0.1")
         #expect(JSONValue.number(999_999_999_999_999).jsonString == "999999999999999")
+        #expect(JSONValue.number(-999_999_999_999_999).jsonString == "-999999999999999")
+        #expect(JSONValue.number(10).jsonString == "10")
+        #expect(JSONValue.number(-7).jsonString == "-7")
         #expect(JSONValue.number(.nan).jsonString == "null")
         #expect(JSONValue.number(.infinity).jsonString == "null")
         #expect(JSONValue.int(7) == .number(7))

@@ -118,7 +118,7 @@ public enum ContractExamples {
         }
     }
 
-    public static func object(_ text: String, _ edits: [Edit] = []) -> [String: JSONValue] {
+    public static func object(_ text: String, _ edits: [Edit] = []) -> JSONObject {
         var value = try! JSONParser.parse(Array(text.utf8))
         for edit in edits {
             value = apply(value, steps(edit.path)[...], edit.value)

@@ -5,7 +5,7 @@ enum NotificationEvents {
     static let sentRoutingKey = "notification.sent"
 
     static func sent(_ record: NotificationStore.SentRecord) -> AMQPMessage {
-        var body: [String: JSONValue] = [
+        var body: JSONObject = [
             "kind": .string(record.kind.rawValue),
             "to": .string(record.recipient),
             "campaign": .string(record.campaign),

@@ -59,7 +59,7 @@ public enum Command: Sendable, Equatable {
     }
 
     /// Checks a command's shape and rules, reporting every problem found.
-    public static func decode(key: CommandKey, from object: [String: JSONValue]) -> Result<Command, FieldErrors> {
+    public static func decode(key: CommandKey, from object: JSONObject) -> Result<Command, FieldErrors> {
         var reader = FieldReader()
         let command: Command?
         switch key {
@@ -106,7 +106,7 @@ public enum Command: Sendable, Equatable {
         return .success(command)
     }
 
-    private static func decodeCampaign(_ object: [String: JSONValue], _ reader: inout FieldReader) -> CampaignRecord? {
+    private static func decodeCampaign(_ object: JSONObject, _ reader: inout FieldReader) -> CampaignRecord? {
         let campaign = reader.identifier(object, "campaign")
         let kind = reader.choice(object, "kind", as: CampaignKind.self)
         let title = reader.string(object, "title", maxLength: 300)

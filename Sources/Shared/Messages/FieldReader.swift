@@ -25,7 +25,7 @@ struct FieldReader {
     }
 
     /// The value at `key`; reports `is required` when absent or null and `required`.
-    private mutating func value(_ object: [String: JSONValue], _ key: String, _ prefix: String,
+    private mutating func value(_ object: JSONObject, _ key: String, _ prefix: String,
                                 required: Bool) -> JSONValue? {
         switch object[key] {
         case nil, .null?:
@@ -36,7 +36,7 @@ struct FieldReader {
         }
     }
 
-    mutating func string(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func string(_ object: JSONObject, _ key: String, in prefix: String = "",
                          required: Bool = true, maxLength: Int = 200) -> String? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .string(let text) = value else {
@@ -60,7 +60,7 @@ struct FieldReader {
     }
 
     /// A code-like identifier (school code, campaign, student ref, serial): see ``isIdentifier(_:)``.
-    mutating func identifier(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func identifier(_ object: JSONObject, _ key: String, in prefix: String = "",
                              required: Bool = true) -> String? {
         guard let text = string(object, key, in: prefix, required: required,
                                 maxLength: MessageLimits.maximumIdentifierLength) else { return nil }
@@ -83,7 +83,7 @@ struct FieldReader {
         !text.unicodeScalars.contains(where: \.isControl)
     }
 
-    mutating func email(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func email(_ object: JSONObject, _ key: String, in prefix: String = "",
                         required: Bool = true) -> String? {
         guard let text = string(object, key, in: prefix, required: required, maxLength: 254) else { return nil }
         guard Self.isEmail(text) else {
@@ -100,7 +100,7 @@ struct FieldReader {
         return text.unicodeScalars.allSatisfy { $0.value > 0x20 && $0.value != 0x7F && $0 != "<" && $0 != ">" && $0 != "," }
     }
 
-    mutating func integer(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func integer(_ object: JSONObject, _ key: String, in prefix: String = "",
                           required: Bool = true, range: ClosedRange<Int>) -> Int? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .number(let number) = value, number.rounded() == number, abs(number) < 1e15 else {
@@ -115,7 +115,7 @@ struct FieldReader {
         return integer
     }
 
-    mutating func number(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func number(_ object: JSONObject, _ key: String, in prefix: String = "",
                          required: Bool = true, above lowerBound: Double, atMost upperBound: Double) -> Double? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .number(let number) = value else {
@@ -129,7 +129,7 @@ struct FieldReader {
         return number
     }
 
-    mutating func timestamp(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func timestamp(_ object: JSONObject, _ key: String, in prefix: String = "",
                             required: Bool = true) -> ParsedTimestamp? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .string(let text) = value, let parsed = ISO8601.parse(text) else {
@@ -140,7 +140,7 @@ struct FieldReader {
     }
 
     mutating func choice<Choice: RawRepresentable & CaseIterable>(
-        _ object: [String: JSONValue], _ key: String, in prefix: String = "", required: Bool = true,
+        _ object: JSONObject, _ key: String, in prefix: String = "", required: Bool = true,
         as type: Choice.Type = Choice.self
     ) -> Choice? where Choice.RawValue == String {
         guard let value = value(object, key, prefix, required: required) else { return nil }
@@ -154,7 +154,7 @@ struct FieldReader {
 
     /// An array of at most `maxCount` entries; more is `invalid_field`, or `tooLargeCode` when given (the
     /// per-message caps of ``MessageLimits``).
-    mutating func array(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func array(_ object: JSONObject, _ key: String, in prefix: String = "",
                         required: Bool = true, maxCount: Int, tooLargeCode: RejectionCode = .invalidField) -> [JSONValue]? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .array(let elements) = value else {
@@ -168,8 +168,8 @@ struct FieldReader {
         return elements
     }
 
-    mutating func object(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
-                         required: Bool = true) -> [String: JSONValue]? {
+    mutating func object(_ object: JSONObject, _ key: String, in prefix: String = "",
+                         required: Bool = true) -> JSONObject? {
         guard let value = value(object, key, prefix, required: required) else { return nil }
         guard case .object(let fields) = value else {
             fail(Self.path(prefix, key), "must be an object")
@@ -179,7 +179,7 @@ struct FieldReader {
     }
 
     /// An element of an array that must be an object.
-    mutating func element(_ value: JSONValue, at path: String) -> [String: JSONValue]? {
+    mutating func element(_ value: JSONValue, at path: String) -> JSONObject? {
         guard case .object(let fields) = value else {
             fail(path, "must be an object")
             return nil
@@ -187,7 +187,7 @@ struct FieldReader {
         return fields
     }
 
-    mutating func stringArray(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func stringArray(_ object: JSONObject, _ key: String, in prefix: String = "",
                               required: Bool = true, maxCount: Int = 1000, maxLength: Int = 200) -> [String]? {
         guard let elements = array(object, key, in: prefix, required: required, maxCount: maxCount) else { return nil }
         var result: [String] = []
@@ -207,7 +207,7 @@ struct FieldReader {
     }
 
     /// An array of identifiers (serial numbers), each meeting ``isIdentifier(_:)``.
-    mutating func identifierArray(_ object: [String: JSONValue], _ key: String, in prefix: String = "",
+    mutating func identifierArray(_ object: JSONObject, _ key: String, in prefix: String = "",
                                   required: Bool = true, maxCount: Int) -> [String]? {
         guard let elements = array(object, key, in: prefix, required: required, maxCount: maxCount,
                                    tooLargeCode: .tooLarge) else { return nil }
@@ -231,6 +231,11 @@ struct FieldReader {
 
 extension String {
     func trimmingWhitespace() -> String {
+        // ASCII ends (almost every value): White_Space there is only tab, LF, VT, FF, CR and space.
+        if let first = utf8.first, let last = utf8.last, first < 0x80, last < 0x80 {
+            func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+            if !isWhitespace(first), !isWhitespace(last) { return self }
+        }
         guard let first = unicodeScalars.first, let last = unicodeScalars.last,
               first.properties.isWhitespace || last.properties.isWhitespace else { return self }
         let scalars = unicodeScalars.drop(while: { $0.properties.isWhitespace })

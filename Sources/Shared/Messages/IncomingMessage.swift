@@ -76,7 +76,7 @@ public enum IncomingMessage: Sendable {
             if let idProblem { errors.append(idProblem) }
             return .invalid(.rejected(id, subject, errors))
         }
-        let object: [String: JSONValue]
+        let object: JSONObject
         do {
             guard case .object(let fields) = try JSONParser.parse(body, maximumValues: MessageLimits.maximumJSONValues) else {
                 return .invalid(.rejected(id, subject, [FieldError(.malformed, field: "", "the body must be a JSON object")]

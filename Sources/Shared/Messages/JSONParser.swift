@@ -22,6 +22,10 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var remainingValues: Int
+    /// The members of the objects being read, innermost last.
+    private var memberStack: [JSONObject.Member] = []
+    /// The elements of the arrays being read, innermost last.
+    private var elementStack: [JSONValue] = []
 
     private init(_ bytes: [UInt8], maximumValues: Int) {
         self.bytes = bytes
@@ -83,12 +87,16 @@ public struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
         index += 1
-        var object: [String: JSONValue] = [:]
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(object)
+            return .object(JSONObject())
         }
+        // Members are gathered on a stack shared by all the objects being read, then copied out once: one
+        // allocation per object. Keys are compared with `==` (canonical equivalence, as a dictionary's are), by a
+        // linear search in a small object and through a set past `JSONObject.indexThreshold` keys.
+        let start = memberStack.count
+        var keys: Set<String>?
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a key") }
@@ -98,32 +106,54 @@ public struct JSONParser {
             index += 1
             skipWhitespace()
             let keyOffset = index
-            guard object.updateValue(try parseValue(depth: depth + 1), forKey: key) == nil else {
-                throw Failure(offset: keyOffset, reason: "duplicate key")
+            let value = try parseValue(depth: depth + 1)
+            if keys != nil {
+                guard keys!.insert(key).inserted else { throw Failure(offset: keyOffset, reason: "duplicate key") }
+            } else {
+                for position in start..<memberStack.count where memberStack[position].key == key {
+                    throw Failure(offset: keyOffset, reason: "duplicate key")
+                }
+                if memberStack.count - start >= JSONObject.indexThreshold {
+                    keys = Set(memberStack[start...].lazy.map(\.key))
+                    keys!.insert(key)
+                }
             }
+            memberStack.append((key, value))
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(object) }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                let object = JSONObject(uniqueMembers: Array(memberStack[start...]))
+                memberStack.removeSubrange(start...)
+                return .object(object)
+            }
             throw failure("expected ',' or '}'")
         }
     }
 
     private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
         index += 1
-        var array: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(array)
+            return .array([])
         }
+        // As for objects: elements on a shared stack, copied out once.
+        let start = elementStack.count
         while true {
             skipWhitespace()
-            array.append(try parseValue(depth: depth + 1))
+            let element = try parseValue(depth: depth + 1)
+            elementStack.append(element)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(array) }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                let array = Array(elementStack[start...])
+                elementStack.removeSubrange(start...)
+                return .array(array)
+            }
             throw failure("expected ',' or ']'")
         }
     }
@@ -131,17 +161,22 @@ public struct JSONParser {
     private mutating func parseString() throws(Failure) -> String {
         index += 1
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes, the string is its bytes.
+        var asciiBits: UInt8 = 0
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let slice = bytes[start..<index]
+                let end = index
                 index += 1
-                guard let text = String(validating: slice, as: UTF8.self) else { throw failure("invalid UTF-8") }
+                let text = bytes.withUnsafeBufferPointer { buffer in
+                    Self.string(UnsafeBufferPointer(rebasing: buffer[start..<end]), isASCII: asciiBits < 0x80)
+                }
+                guard let text else { throw failure("invalid UTF-8") }
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw failure("control character in string") }
+            asciiBits |= byte
             index += 1
         }
         var buffer = Array(bytes[start..<index])
@@ -150,7 +185,8 @@ public struct JSONParser {
             switch byte {
             case UInt8(ascii: "\""):
                 index += 1
-                guard let text = String(validating: buffer, as: UTF8.self) else { throw failure("invalid UTF-8") }
+                let text = buffer.withUnsafeBufferPointer { Self.string($0, isASCII: false) }
+                guard let text else { throw failure("invalid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 index += 1
@@ -190,6 +226,15 @@ public struct JSONParser {
             }
         }
         throw failure("unterminated string")
+    }
+
+    /// The text of `utf8`, or `nil` when it is not valid UTF-8. Decoding repairs invalid input with U+FFFD, so
+    /// valid input is exactly the input whose decoding gives back the same bytes. (Not `String(validating:)`:
+    /// unspecialized generic code, measured as a large share of parsing.)
+    private static func string(_ utf8: UnsafeBufferPointer<UInt8>, isASCII: Bool) -> String? {
+        let text = String(decoding: utf8, as: UTF8.self)
+        if isASCII { return text }
+        return text.utf8.elementsEqual(utf8) ? text : nil
     }
 
     private mutating func parseHex4() throws(Failure) -> UInt32 {

@@ -56,7 +56,7 @@ public struct Outcome: Sendable, Equatable {
     }
 
     public var body: JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "message_id": .string(messageID),
             "campaign": .optional(campaign),
             "school_code": .optional(schoolCode),

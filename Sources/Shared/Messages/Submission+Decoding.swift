@@ -2,7 +2,7 @@ import Foundation
 
 extension Submission {
     /// Checks a submission's shape and context-free rules, reporting every problem found.
-    public static func decode(type: SubmissionType, from object: [String: JSONValue]) -> Result<Submission, FieldErrors> {
+    public static func decode(type: SubmissionType, from object: JSONObject) -> Result<Submission, FieldErrors> {
         var reader = FieldReader()
         let campaign = reader.identifier(object, "campaign")
         let schoolCode = type == .donationRecord ? nil : reader.identifier(object, "school_code")
@@ -57,7 +57,7 @@ extension Submission {
         }
     }
 
-    private static func decodeInventory(_ object: [String: JSONValue], _ reader: inout FieldReader,
+    private static func decodeInventory(_ object: JSONObject, _ reader: inout FieldReader,
                                         submittedAt: ParsedTimestamp?) -> (InventoryProcedure, [EquipmentItem])? {
         let procedure = reader.choice(object, "procedure", as: InventoryProcedure.self)
         guard let elements = reader.array(object, "items", maxCount: MessageLimits.maximumItems,
@@ -107,7 +107,7 @@ extension Submission {
         return (procedure, items)
     }
 
-    private static func decodeNeeds(_ object: [String: JSONValue], _ reader: inout FieldReader) -> [ReportedStudent]? {
+    private static func decodeNeeds(_ object: JSONObject, _ reader: inout FieldReader) -> [ReportedStudent]? {
         guard let elements = reader.array(object, "students", maxCount: MessageLimits.maximumStudents,
                                           tooLargeCode: .tooLarge) else { return nil }
         var students: [ReportedStudent] = []
@@ -130,7 +130,7 @@ extension Submission {
         return students
     }
 
-    private static func decodeDonation(_ object: [String: JSONValue], _ reader: inout FieldReader) -> DonationRecord? {
+    private static func decodeDonation(_ object: JSONObject, _ reader: inout FieldReader) -> DonationRecord? {
         let ref = reader.identifier(object, "donation_ref")
         let channel = reader.choice(object, "channel", as: DonationChannel.self)
         let donor = reader.object(object, "donor")

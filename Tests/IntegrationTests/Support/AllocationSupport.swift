@@ -182,7 +182,7 @@ extension Fixtures {
     /// `allocation.run` for a campaign, optionally limited to a region or a school.
     static func allocationRun(id: String, campaign: String = AllocationSeed.campaign, region: String? = nil,
                               school: String? = nil) -> AMQPMessage {
-        var body: [String: JSONValue] = ["campaign": .string(campaign)]
+        var body: JSONObject = ["campaign": .string(campaign)]
         if let region { body["region"] = .string(region) }
         if let school { body["school_code"] = .string(school) }
         return command("allocation.run", id: id, body: .object(body))

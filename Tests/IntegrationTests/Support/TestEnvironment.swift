@@ -440,7 +440,7 @@ enum Fixtures {
     // MARK: Commands
 
     static func schoolUpsert(id: String, _ school: School) -> AMQPMessage {
-        var body: [String: JSONValue] = [
+        var body: JSONObject = [
             "school_code": .string(school.code), "name": .string(school.name), "level": .string(school.level),
             "region": .string(school.region), "official_email": .string(school.email),
             "language": .string(school.language),
@@ -472,7 +472,7 @@ enum Fixtures {
 
     static func item(_ category: String, quantity: Int, year: Int, condition: String = "working",
                      serials: [String]? = nil) -> JSONValue {
-        var fields: [String: JSONValue] = [
+        var fields: JSONObject = [
             "category": .string(category), "quantity": .int(quantity), "acquired_year": .int(year),
             "condition": .string(condition),
         ]
@@ -510,7 +510,7 @@ enum Fixtures {
     static func donation(id: String, ref: String, sender: String = vietnameseStaff,
                          submittedAt: String = "2021-11-19T08:00:00+07:00", channel: String = "other",
                          target: School? = vietnamesePrimary, devices: [JSONValue]) -> AMQPMessage {
-        var body: [String: JSONValue] = [
+        var body: JSONObject = [
             "campaign": .string(vietnameseCampaign), "donation_ref": .string(ref), "submitted_by": .string(sender),
             "submitted_at": .string(submittedAt), "channel": .string(channel),
             "donor": ["name": "Công ty ABC", "kind": "company"], "devices": .array(devices),
