@@ -170,28 +170,39 @@ enum PostgresText {
     // MARK: Arrays
 
     /// `{"a","b \"c\"",NULL}` from the elements' own text forms.
+    ///
+    /// Written into bytes, runs without a `"` or `\\` copied whole, and without generic sequence adapters: it runs
+    /// unspecialized (through `Array`'s conformance), where each adapter type is a metadata lookup per call.
     static func arrayLiteral<Element: PostgresBindable>(_ elements: [Element]) -> String {
-        var literal = "{"
-        literal.reserveCapacity(2 + elements.count * 8)
-        for (index, element) in elements.enumerated() {
-            if index > 0 { literal.append(",") }
-            guard let text = element.postgresText else {
-                literal.append("NULL")
-                continue
-            }
-            literal.append("\"")
-            if text.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                for scalar in text.unicodeScalars {
-                    if scalar == "\"" || scalar == "\\" { literal.append("\\") }
-                    literal.unicodeScalars.append(scalar)
-                }
-            } else {
-                literal.append(text)
-            }
-            literal.append("\"")
+        var literal: [UInt8] = []
+        literal.reserveCapacity(2 + elements.count * 16)
+        literal.append(UInt8(ascii: "{"))
+        var index = 0
+        while index < elements.count {
+            if index > 0 { literal.append(UInt8(ascii: ",")) }
+            appendArrayElement(elements[index].postgresText, to: &literal)
+            index += 1
         }
-        literal.append("}")
-        return literal
+        literal.append(UInt8(ascii: "}"))
+        return String(decoding: literal, as: UTF8.self)
+    }
+
+    private static func appendArrayElement(_ text: String?, to literal: inout [UInt8]) {
+        guard var text else {
+            literal.append(contentsOf: "NULL".utf8)
+            return
+        }
+        literal.append(UInt8(ascii: "\""))
+        text.withUTF8 { bytes in
+            var start = 0
+            for index in bytes.indices where bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "\\") {
+                literal.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+                literal.append(UInt8(ascii: "\\"))
+                start = index
+            }
+            literal.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start...]))
+        }
+        literal.append(UInt8(ascii: "\""))
     }
 
     /// Parses one-dimensional array output such as `{a,"b c",NULL}` (also `[0:1]={…}`).

@@ -31,6 +31,8 @@ struct PostgresTests {
         #expect([#"say "hi""#, #"C:\temp"#, "a,b", "{x}", "NULL", ""].postgresText
             == #"{"say \"hi\"","C:\\temp","a,b","{x}","NULL",""}"#)
         #expect(["Ελληνικά", "Tiếng Việt"].postgresText == #"{"Ελληνικά","Tiếng Việt"}"#)
+        #expect([#""\"#, #"\""#, #"a""b\\c"#, "Nguyễn \"An\""].postgresText
+            == #"{"\"\\","\\\"","a\"\"b\\\\c","Nguyễn \"An\""}"#)
     }
 
     @Test func arraysOfOptionalsBindNullElements() {
