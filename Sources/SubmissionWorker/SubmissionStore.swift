@@ -76,6 +76,34 @@ enum SubmissionStore {
 
     // MARK: Effects
 
+    /// `{"line_no":1,"category":"laptop","quantity":2,"acquired_year":2019,"condition":"working"}`
+    private static func appendLine(_ row: SubmissionEffects.ItemRow, to lines: inout [UInt8]) {
+        lines.append(contentsOf: #"{"line_no":"#.utf8)
+        appendDecimal(row.lineNo, to: &lines)
+        lines.append(contentsOf: #","category":""#.utf8)
+        lines.append(contentsOf: row.item.category.rawValue.utf8)
+        lines.append(contentsOf: #"","quantity":"#.utf8)
+        appendDecimal(row.item.quantity, to: &lines)
+        lines.append(contentsOf: #","acquired_year":"#.utf8)
+        appendDecimal(row.item.acquiredYear, to: &lines)
+        lines.append(contentsOf: #","condition":""#.utf8)
+        lines.append(contentsOf: row.item.condition.rawValue.utf8)
+        lines.append(contentsOf: #""}"#.utf8)
+    }
+
+    /// `value` in decimal, as `"\(value)"` writes it.
+    private static func appendDecimal(_ value: Int, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var divisor: UInt = 1
+        while divisor <= magnitude / 10 { divisor *= 10 }
+        repeat {
+            bytes.append(UInt8(ascii: "0") + UInt8(magnitude / divisor))
+            magnitude %= divisor
+            divisor /= 10
+        } while divisor > 0
+    }
+
     static func write(_ effects: SubmissionEffects, database: PostgresConnection) throws(PostgresError) {
         guard !effects.isEmpty else { return }
         let rows = effects.submissions
@@ -109,23 +137,25 @@ enum SubmissionStore {
             // One row per submission, its lines a jsonb array (migration 0009), by COPY: the hot path. The array is
             // written directly: every value is a number or one of the vocabulary's fixed names (no escaping needed).
             var records: [[String?]] = []
-            var current: (submissionID: String, campaign: String, schoolCode: String, lines: String)?
+            var current: (submissionID: String, campaign: String, schoolCode: String, lines: [UInt8])?
             func close() {
-                if let record = current {
-                    records.append([record.submissionID, record.campaign, record.schoolCode, record.lines + "]"])
-                }
+                guard current != nil else { return }
+                current!.lines.append(UInt8(ascii: "]"))
+                let record = current!
+                records.append([record.submissionID, record.campaign, record.schoolCode,
+                                String(decoding: record.lines, as: UTF8.self)])
             }
             for row in items {
                 if current?.submissionID != row.submissionID {
                     close()
-                    current = (row.submissionID, row.campaign, row.schoolCode, "[")
+                    var lines: [UInt8] = [UInt8(ascii: "[")]
+                    lines.reserveCapacity(1024)
+                    current = (row.submissionID, row.campaign, row.schoolCode, lines)
                 } else {
-                    current!.lines += ","
+                    current!.lines.append(UInt8(ascii: ","))
                 }
-                current!.lines += """
-                    {"line_no":\(row.lineNo),"category":"\(row.item.category.rawValue)","quantity":\(row.item.quantity),\
-                    "acquired_year":\(row.item.acquiredYear),"condition":"\(row.item.condition.rawValue)"}
-                    """
+                // Into bytes, not by string interpolation (a measurable share of the worker's CPU).
+                Self.appendLine(row, to: &current!.lines)
             }
             close()
             _ = try database.copyIn("""
