@@ -21,28 +21,26 @@ final class SubmissionProcessor: BatchHandler {
         self.logger = logger
     }
 
-    /// What `orderKeys` decoded, for the `handle` call that follows (with the body, so a stale entry after a
+    /// What `orderKeys` decoded, for the `handle` calls that follow (with the body, so a stale entry after a
     /// reconnect, when delivery tags start again, is never taken for another message).
     private var decodedByTag: [UInt64: (body: [UInt8], message: IncomingMessage)] = [:]
 
-    /// Commands (registry changes, runs) apply in queue order (`docs/asyncapi.yaml`): a batch holding one waits
-    /// for every batch before it and holds back every batch after it. Submissions wait only for earlier batches
-    /// touching the same school (an `inventory` replaces what an earlier `insert` added), device or message id.
-    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys {
+    /// Commands (registry changes, runs) apply in queue order (`docs/asyncapi.yaml`): one waits for every earlier
+    /// delivery and holds back every later one. A submission waits only for earlier ones touching the same school
+    /// (an `inventory` replaces what an earlier `insert` added), device, donation or message id.
+    func orderKeys(of deliveries: [AMQPDelivery]) -> [BatchKeys] {
         decodedByTag.removeAll(keepingCapacity: true)
-        var keys = Set<Int>()
-        var ordering = BatchKeys.independent
-        for delivery in deliveries {
+        return deliveries.map { delivery in
             let message = IncomingMessage.classify(delivery, limits: limits)
             decodedByTag[delivery.deliveryTag] = (delivery.body, message)
-            keys.insert(BatchKeys.key("message", message.messageID))
+            var keys: Set<Int> = [BatchKeys.key("message", message.messageID)]
             switch message {
-            case .command: ordering = .all
+            case .command: return .all
             case .invalid: break
             case .submission(_, let submission): Self.insertKeys(of: submission, into: &keys)
             }
+            return .some(keys)
         }
-        return ordering == .all ? .all : .some(keys)
     }
 
     private static func insertKeys(of submission: Submission, into keys: inout Set<Int>) {
@@ -63,10 +61,11 @@ final class SubmissionProcessor: BatchHandler {
     func handle(_ deliveries: [AMQPDelivery], database: PostgresConnection) throws -> BatchResult {
         let started = ContinuousClock.now
         let messages = deliveries.map { delivery in
-            if let cached = decodedByTag[delivery.deliveryTag], cached.body == delivery.body { return cached.message }
+            if let cached = decodedByTag.removeValue(forKey: delivery.deliveryTag), cached.body == delivery.body {
+                return cached.message
+            }
             return IncomingMessage.classify(delivery, limits: limits)
         }
-        decodedByTag.removeAll(keepingCapacity: true)
         let decoded = ContinuousClock.now
         defer {
             logger.debug("batch processed", metadata: [

@@ -15,45 +15,54 @@ struct BatchOrderTests {
         var book = BatchOrderBook()
         let first = book.take()
         let second = book.take()
-        book.declare(first, .some([schoolA]))
-        book.declare(second, .some([schoolB]))
+        #expect(book.declare(first, perDelivery: [.some([schoolA])]) == ([0], []))
+        #expect(book.declare(second, perDelivery: [.some([schoolB])]) == ([0], []))
         #expect(book.blockers(of: first).isEmpty)
         #expect(book.blockers(of: second).isEmpty)
     }
 
-    @Test("a batch waits for an earlier one with a common key, never the other way round")
+    @Test("a delivery sharing a key with an earlier batch waits, and so does every later one sharing a key with it")
     func commonKeyOrders() {
         var book = BatchOrderBook()
+        let device = BatchKeys.key("device", "LT-1")
         let first = book.take()
         let second = book.take()
-        book.declare(first, .some([schoolA, schoolB]))
-        book.declare(second, .some([schoolB]))
+        _ = book.declare(first, perDelivery: [.some([schoolA])])
+        let split = book.declare(second, perDelivery: [
+            .some([schoolB]),          // free: decided now
+            .some([schoolA, device]),  // meets the first batch: waits
+            .some([device]),           // meets the delivery before it that waits: waits too
+            .independent,              // free
+        ])
+        #expect(split.now == [0, 3])
+        #expect(split.later == [1, 2])
         #expect(book.blockers(of: second) == [first])
         #expect(book.blockers(of: first).isEmpty)
         book.finish(first)
         #expect(book.blockers(of: second).isEmpty)
     }
 
-    @Test("a batch waits for an earlier one not yet read: its keys are unknown")
+    @Test("an earlier batch not yet read holds back all of a later one: its keys are unknown")
     func undeclaredEarlierBatchBlocks() {
         var book = BatchOrderBook()
         let first = book.take()
         let second = book.take()
-        book.declare(second, .some([schoolB]))
+        #expect(book.declare(second, perDelivery: [.some([schoolB]), .independent]) == ([], [0, 1]))
         #expect(book.blockers(of: second) == [first])
-        book.declare(first, .some([schoolA]))
+        _ = book.declare(first, perDelivery: [.some([schoolA])])
         #expect(book.blockers(of: second).isEmpty)
     }
 
-    @Test("a command batch waits for every earlier batch; every later batch waits for it")
+    @Test("a command waits for every earlier batch and holds back what follows it; what precedes it may go now")
     func allOrdersBothWays() {
         var book = BatchOrderBook()
         let before = book.take()
         let command = book.take()
         let after = book.take()
-        book.declare(before, .independent)
-        book.declare(command, .all)
-        book.declare(after, .independent)
+        _ = book.declare(before, perDelivery: [.some([schoolA])])
+        #expect(book.declare(command, perDelivery: [.some([schoolB]), .all, .some([BatchKeys.key("x")])])
+            == ([0], [1, 2]))
+        #expect(book.declare(after, perDelivery: [.independent]) == ([], [0]))
         #expect(book.blockers(of: command) == [before])
         #expect(book.blockers(of: after) == [command])
         book.finish(before)
@@ -90,17 +99,18 @@ struct BatchOrderTests {
         let first = order.take()
         let second = order.take()
         let keys = BatchKeys.some([schoolA])
+        _ = try order.declare(first, perDelivery: [keys])
+        #expect(try order.declare(second, perDelivery: [keys]) == ([], [0]))
         let passed = Mutex(false)
         let waited = Task.detached { () -> Bool in
             do {
-                try order.waitForTurn(second, keys: keys)
+                try order.waitForTurn(second)
                 passed.withLock { $0 = true }
                 return true
             } catch {
                 return false
             }
         }
-        try order.waitForTurn(first, keys: keys)
         try await Task.sleep(for: .milliseconds(100))
         #expect(!passed.withLock { $0 }, "the second batch went ahead of the first")
         order.finish(first)
@@ -109,7 +119,8 @@ struct BatchOrderTests {
         let held = order.take()
         let behind = order.take()
         order.abandonAll()
-        #expect(throws: BatchOrderAbandoned.self) { try order.waitForTurn(behind, keys: .independent) }
+        #expect(throws: BatchOrderAbandoned.self) { _ = try order.declare(behind, perDelivery: [.independent]) }
+        #expect(throws: BatchOrderAbandoned.self) { try order.waitForTurn(behind) }
         order.finish(held)
         order.finish(behind)
         order.finish(second)

@@ -12,12 +12,12 @@ public protocol BatchHandler: AnyObject {
     /// for the relay. The default does nothing.
     func idle(database: PostgresConnection) throws -> Bool
 
-    /// What a batch's outcome depends on, so that the process's consumer loops (`CONSUMERS`), which take batches
-    /// from one channel in queue order, decide two batches in queue order when their keys meet and side by side
-    /// otherwise. Called once per batch, before `handle`, on the loop's own thread (a handler may keep what it
-    /// decoded for the `handle` call that follows). The default, ``BatchKeys/independent``: batches never wait
-    /// for each other.
-    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys
+    /// What each delivery's outcome depends on, in order, so that the process's consumer loops (`CONSUMERS`),
+    /// which take batches from one channel in queue order, decide deliveries whose keys meet in queue order and the
+    /// others side by side. Called once per batch, before `handle` (which may then get the batch in two parts), on
+    /// the loop's own thread: a handler may keep what it decoded for the `handle` calls that follow. The default,
+    /// ``BatchKeys/independent`` for every delivery: batches never wait for each other.
+    func orderKeys(of deliveries: [AMQPDelivery]) -> [BatchKeys]
 
     /// What to do with a delivery seen too often without an acknowledgement (it may crash the worker), without
     /// processing it. The default dead-letters it and publishes nothing.
@@ -26,7 +26,9 @@ public protocol BatchHandler: AnyObject {
 
 extension BatchHandler {
     public func idle(database: PostgresConnection) throws -> Bool { false }
-    public func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys { .independent }
+    public func orderKeys(of deliveries: [AMQPDelivery]) -> [BatchKeys] {
+        Array(repeating: .independent, count: deliveries.count)
+    }
     public func poisonVerdict(for delivery: AMQPDelivery, database: PostgresConnection) throws -> PoisonVerdict {
         .deadLetter(outcome: nil)
     }

@@ -54,16 +54,54 @@ public struct BatchOrderBook: Sendable, Equatable {
         return nextSequence
     }
 
-    /// What the batch depends on, once read.
-    public mutating func declare(_ sequence: UInt64, _ keys: BatchKeys) {
-        guard let index = held.firstIndex(where: { $0.sequence == sequence }) else { return }
-        held[index].keys = keys
+    /// What the batch depends on once read, one ``BatchKeys`` per delivery in queue order, and how it splits:
+    /// the deliveries that may be decided now (their keys meet no earlier held batch's, nor those of an earlier
+    /// delivery of the batch that must wait), and those that wait for ``blockers(of:)``. Both keep queue order.
+    public mutating func declare(_ sequence: UInt64, perDelivery keys: [BatchKeys]) -> (now: [Int], later: [Int]) {
+        guard let index = held.firstIndex(where: { $0.sequence == sequence }) else { return ([], Array(keys.indices)) }
+        var union = Set<Int>()
+        var all = false
+        for key in keys {
+            switch key {
+            case .all: all = true
+            case .some(let some): union.formUnion(some)
+            }
+        }
+        held[index].keys = all ? .all : .some(union)
+
+        // What the earlier held batches touch; unknown (not read yet) counts as everything.
+        var blocked = Set<Int>()
+        var blockedAll = false
+        for earlier in held[..<index] {
+            switch earlier.keys {
+            case nil, .all?: blockedAll = true
+            case .some(let some)?: blocked.formUnion(some)
+            }
+        }
+        var now: [Int] = []
+        var later: [Int] = []
+        for (position, key) in keys.enumerated() {
+            switch key {
+            case .all:
+                blockedAll = true
+                later.append(position)
+            case .some(let some):
+                if blockedAll || !blocked.isDisjoint(with: some) {
+                    later.append(position)
+                    blocked.formUnion(some)
+                } else {
+                    now.append(position)
+                }
+            }
+        }
+        return (now, later)
     }
 
     /// The earlier batches `sequence` must wait for before it is decided: those whose keys meet its own, and those
-    /// not yet read (their keys are unknown). `sequence` must have declared its keys.
+    /// not yet read (their keys are unknown). Before `sequence` has declared its keys, all earlier ones.
     public func blockers(of sequence: UInt64) -> [UInt64] {
-        guard let keys = held.first(where: { $0.sequence == sequence })?.keys else { return [] }
+        guard let entry = held.first(where: { $0.sequence == sequence }) else { return [] }
+        let keys = entry.keys ?? .all
         return held.filter { earlier in
             earlier.sequence < sequence && (earlier.keys.map { $0.meets(keys) } ?? true)
         }.map(\.sequence)
@@ -95,13 +133,21 @@ final class BatchOrder: @unchecked Sendable {  // all state is guarded by `condi
         condition.withLock { book.take() }
     }
 
-    /// Declares what `sequence` depends on and waits until it may be decided; throws when it was abandoned
+    /// Declares what `sequence`'s deliveries depend on (``BatchOrderBook/declare(_:perDelivery:)``); throws when
+    /// it was abandoned.
+    func declare(_ sequence: UInt64, perDelivery keys: [BatchKeys]) throws -> (now: [Int], later: [Int]) {
+        try condition.withLock {
+            if book.isAbandoned(sequence) { throw BatchOrderAbandoned() }
+            defer { condition.broadcast() }
+            return book.declare(sequence, perDelivery: keys)
+        }
+    }
+
+    /// Waits until the rest of `sequence` may be decided (it has declared its keys); throws when it was abandoned
     /// meanwhile.
-    func waitForTurn(_ sequence: UInt64, keys: BatchKeys) throws {
+    func waitForTurn(_ sequence: UInt64) throws {
         condition.lock()
         defer { condition.unlock() }
-        book.declare(sequence, keys)
-        condition.broadcast()
         while true {
             if book.isAbandoned(sequence) { throw BatchOrderAbandoned() }
             if book.blockers(of: sequence).isEmpty { return }

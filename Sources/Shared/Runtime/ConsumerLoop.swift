@@ -99,8 +99,14 @@ final class ConsumerLoop {
             backoff.reset()
             generation = batch.generation
             do {
-                try channel.order.waitForTurn(batch.sequence, keys: orderKeys(of: batch.deliveries))
-                try process(batch.deliveries)
+                // What touches nothing an earlier batch still holds is decided at once, beside the other loop;
+                // the rest after the batches it depends on have committed.
+                let split = try channel.order.declare(batch.sequence, perDelivery: orderKeys(of: batch.deliveries))
+                if !split.now.isEmpty { try process(split.now.map { batch.deliveries[$0] }) }
+                if !split.later.isEmpty {
+                    try channel.order.waitForTurn(batch.sequence)
+                    try process(split.later.map { batch.deliveries[$0] })
+                }
             } catch {
                 // Nothing of this batch is acknowledged: close the connection it came on, so the broker requeues
                 // it (and what the other loops hold) in queue order, before any batch behind it is decided.
@@ -114,10 +120,12 @@ final class ConsumerLoop {
         }
     }
 
-    /// What the batch depends on: everything when a delivery was seen before without an acknowledgement (its body
-    /// is not read before it is processed alone: it may be what crashes the worker), the handler's keys otherwise.
-    private func orderKeys(of batch: [AMQPDelivery]) -> BatchKeys {
-        batch.contains { $0.deliveryCount >= 2 } ? .all : handler.orderKeys(of: batch)
+    /// What each delivery depends on: everything when one was seen before without an acknowledgement (its body is
+    /// not read before it is processed alone: it may be what crashes the worker), the handler's keys otherwise.
+    private func orderKeys(of batch: [AMQPDelivery]) -> [BatchKeys] {
+        if batch.contains(where: { $0.deliveryCount >= 2 }) { return Array(repeating: .all, count: batch.count) }
+        let keys = handler.orderKeys(of: batch)
+        return keys.count == batch.count ? keys : Array(repeating: .all, count: batch.count)
     }
 
     /// Splits off poison and suspect deliveries, then processes and settles.

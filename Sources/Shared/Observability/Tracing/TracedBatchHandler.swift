@@ -30,7 +30,7 @@ final class TracedBatchHandler: BatchHandler {
         self.tracer = tracer
     }
 
-    func orderKeys(of deliveries: [AMQPDelivery]) -> BatchKeys {
+    func orderKeys(of deliveries: [AMQPDelivery]) -> [BatchKeys] {
         inner.orderKeys(of: deliveries)
     }
 
