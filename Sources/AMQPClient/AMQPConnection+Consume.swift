@@ -77,6 +77,7 @@ extension AMQPConnection {
 
     /// Waits until `socket` is readable (or fails) or `timeout` passes, without touching the connection's state,
     /// so another thread may send on the connection meanwhile (acknowledgements). Returns whether it is readable.
+    /// `poll` counts whole milliseconds: the fraction is cut (a wait under 1 ms returns at once).
     public static func waitForInput(socket: Int32, timeout: Duration) -> Bool {
         var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         let milliseconds = Int32(clamping: max(0, timeout.components.seconds * 1_000

@@ -151,6 +151,16 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
             if let delivery { return delivery }
             let remaining = deadline - .now
             guard remaining > .zero else { return nil }
+            if remaining < .milliseconds(1) {
+                // `poll` waits in whole milliseconds: the last fraction is waited in rabbitmq-c, under `lock`
+                // (an acknowledgement waits at most that long), rather than spun or stretched to a millisecond.
+                return try lock.withLock {
+                    guard let connection else {
+                        throw AMQPError(code: .notConnected, message: "the AMQP connection is closed")
+                    }
+                    return try connection.nextDelivery(timeout: remaining)
+                }
+            }
             _ = AMQPConnection.waitForInput(socket: socket,
                                             timeout: min(remaining, usesTLS ? .milliseconds(5) : .milliseconds(200)))
         }
