@@ -57,13 +57,6 @@ extension AMQPConnection {
         return delivery
     }
 
-    /// Whether rabbitmq-c already holds input (whole frames, or bytes read from the socket but not yet parsed):
-    /// then `nextDelivery` must be called before waiting on the socket, which would not see them.
-    public var hasBufferedInput: Bool {
-        guard let state, !isBroken else { return false }
-        return amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0
-    }
-
     /// The socket to wait on (with `poll`) for input, or `nil` when closed. With TLS, bytes the TLS layer has
     /// decrypted may wait there unseen by `poll`: callers bound their waits (see ``waitForInput(socket:timeout:)``).
     public var socketDescriptor: Int32? {

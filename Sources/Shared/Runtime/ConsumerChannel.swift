@@ -143,9 +143,8 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
         let deadline = ContinuousClock.now + timeout
         while true {
             let (delivery, socket, usesTLS) = try lock.withLock { () throws -> (AMQPDelivery?, Int32, Bool) in
-                guard let connection, let socket = connection.socketDescriptor else {
-                    throw AMQPError(code: .notConnected, message: "the AMQP connection is closed")
-                }
+                let connection = try openConnection()
+                guard let socket = connection.socketDescriptor else { throw Self.closed }
                 return (try connection.nextDelivery(timeout: .zero), socket, connection.usesTLS)
             }
             if let delivery { return delivery }
@@ -154,12 +153,7 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
             if remaining < .milliseconds(1) {
                 // `poll` waits in whole milliseconds: the last fraction is waited in rabbitmq-c, under `lock`
                 // (an acknowledgement waits at most that long), rather than spun or stretched to a millisecond.
-                return try lock.withLock {
-                    guard let connection else {
-                        throw AMQPError(code: .notConnected, message: "the AMQP connection is closed")
-                    }
-                    return try connection.nextDelivery(timeout: remaining)
-                }
+                return try lock.withLock { try openConnection().nextDelivery(timeout: remaining) }
             }
             _ = AMQPConnection.waitForInput(socket: socket,
                                             timeout: min(remaining, usesTLS ? .milliseconds(5) : .milliseconds(200)))
@@ -177,6 +171,13 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
     }
 
     // MARK: Under `lock`
+
+    private static let closed = AMQPError(code: .notConnected, message: "the AMQP connection is closed")
+
+    private func openConnection() throws -> AMQPConnection {
+        guard let connection else { throw Self.closed }
+        return connection
+    }
 
     private func closeConnection(graceful: Bool) {
         if graceful, let connection, !connection.isBroken {

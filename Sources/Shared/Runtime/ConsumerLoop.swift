@@ -89,14 +89,14 @@ final class ConsumerLoop {
     private func consumeUntilStopped() throws {
         while !stop.isStopped {
             Health.shared.progress(healthName)
-            guard let batch = try channel.take() else {
-                Health.shared.ready(healthName, true)
-                backoff.reset()
+            let taken = try channel.take()
+            // Connected to both servers.
+            Health.shared.ready(healthName, true)
+            backoff.reset()
+            guard let batch = taken else {
                 try idleIfDue()
                 continue
             }
-            Health.shared.ready(healthName, true)
-            backoff.reset()
             generation = batch.generation
             do {
                 // What touches nothing an earlier batch still holds is decided at once, beside the other loop;
