@@ -13,6 +13,11 @@ public final class PostgresConnection {
     private var handle: OpaquePointer?
     /// Open `transaction` calls on this connection, to give nested savepoints distinct names.
     private var transactionDepth = 0
+    /// The statements ``query(_:_:)`` prepared in this session, by their SQL. The workers' statements are a fixed
+    /// set written in the code; the limit only bounds a caller that builds SQL text at run time.
+    private var preparedStatements: [String: String] = [:]
+    private var preparedStatementSerial = 0
+    public static let preparedStatementLimit = 256
 
     /// COPY data is sent in chunks of about this size: big enough that the per-call overhead
     /// vanishes, small enough to stay in cache.
@@ -85,6 +90,7 @@ public final class PostgresConnection {
     // MARK: Statements
 
     /// Runs one statement with `$1`, `$2`, … bound to `parameters` (text format; `nil` is `NULL`).
+    /// The statement is prepared on its first run in this session and reused after (see `preparedStatementLimit`).
     ///
     /// ```swift
     /// let rows = try connection.query("SELECT id, name FROM school WHERE region = $1", [region])
@@ -106,10 +112,37 @@ public final class PostgresConnection {
                 reason: "parameter $\(position + 1) contains a NUL byte, which PostgreSQL text cannot hold"
             )
         }
+        let statement = try preparedStatement(for: sql, parameterCount: texts.count, handle: handle)
         let result = Self.withCStrings(texts) { values in
-            PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            if let statement {
+                PQexecPrepared(handle, statement, Int32(texts.count), values, nil, nil, 0)
+            } else {
+                PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)
+            }
         }
-        return try rows(from: result)
+        do {
+            return try rows(from: result)
+        } catch where error.sqlState == "0A000" && statement != nil {
+            // "cached plan must not change result type": a table a prepared statement reads changed shape (a
+            // migration ran beside this session). Forget them all; the next attempt prepares afresh.
+            preparedStatements.removeAll()
+            throw error
+        }
+    }
+
+    /// The name of the session's prepared statement for `sql`, prepared now on first use; `nil` when the cache is
+    /// full (the statement then runs unprepared). Preparing once per session spares the server parsing and planning
+    /// the same statement again for every batch; after a few runs PostgreSQL keeps a generic plan when it costs no
+    /// more than the custom ones (`plan_cache_mode`). A statement that fails to prepare is not kept.
+    private func preparedStatement(for sql: String, parameterCount: Int,
+                                   handle: OpaquePointer) throws(PostgresError) -> String? {
+        if let name = preparedStatements[sql] { return name }
+        guard preparedStatements.count < Self.preparedStatementLimit else { return nil }
+        preparedStatementSerial += 1
+        let name = "schoolict_\(preparedStatementSerial)"
+        PQclear(try checked(PQprepare(handle, name, sql, Int32(parameterCount), nil)))
+        preparedStatements[sql] = name
+        return name
     }
 
     /// Runs one or more `;`-separated statements without parameters, e.g. a migration.

@@ -236,6 +236,62 @@ struct PostgresIntegrationTests {
         }
     }
 
+    // MARK: Prepared statements
+
+    @Test func aStatementIsPreparedOnceAndRunsAgainWithNewParameters() throws {
+        try Self.withSchema { connection in
+            try connection.execute("CREATE TABLE item (id int PRIMARY KEY)")
+            for id in 1...3 { try connection.query("INSERT INTO item VALUES ($1)", [id]) }
+            let ids = try connection.query("SELECT id FROM item ORDER BY id").map { row throws(PostgresError) in try row.int(0) }
+            #expect(ids == [1, 2, 3])
+            let prepared = try connection.query(
+                "SELECT count(*)::int FROM pg_prepared_statements WHERE statement = $1", ["INSERT INTO item VALUES ($1)"])
+            let count = try prepared[0].int(0)
+            #expect(count == 1)
+        }
+    }
+
+    @Test func aStatementThatFailsToPrepareIsNotKeptAndTheSessionGoesOn() throws {
+        try Self.withSchema { connection in
+            for _ in 1...2 {
+                let error = #expect(throws: PostgresError.self) { try connection.query("SELEC $1::int", [1]) }
+                #expect(error?.sqlState == "42601")
+            }
+            let kept = try connection.query("SELECT count(*)::int FROM pg_prepared_statements WHERE statement LIKE 'SELEC %'")
+            let count = try kept[0].int(0)
+            #expect(count == 0)
+            let answer = try connection.query("SELECT $1::int + 1", [41])[0].int(0)
+            #expect(answer == 42)
+        }
+    }
+
+    @Test func aTableThatChangesShapeUnderAPreparedStatementFailsItOnceThenWorks() throws {
+        try Self.withSchema { connection in
+            try connection.execute("CREATE TABLE item (id int); INSERT INTO item VALUES (1)")
+            let before = try connection.query("SELECT * FROM item WHERE id = $1", [1]).columns
+            #expect(before == ["id"])
+            // A migration beside a running worker: the session's plan no longer fits.
+            try connection.execute("ALTER TABLE item ADD COLUMN name text")
+            let error = #expect(throws: PostgresError.self) { try connection.query("SELECT * FROM item WHERE id = $1", [1]) }
+            #expect(error?.sqlState == "0A000")
+            let after = try connection.query("SELECT * FROM item WHERE id = $1", [1]).columns
+            #expect(after == ["id", "name"])
+        }
+    }
+
+    @Test func theSessionKeepsABoundedNumberOfStatementsAndRunsTheRestUnprepared() throws {
+        try Self.withSchema { connection in
+            let limit = PostgresConnection.preparedStatementLimit
+            for value in 0..<(limit + 20) {
+                // SQL text built at run time: each one a new statement.
+                let sum = try connection.query("SELECT \(value) + $1::int", [1])[0].int(0)
+                #expect(sum == value + 1)
+            }
+            let kept = try connection.query("SELECT count(*)::int FROM pg_prepared_statements")[0].int(0)
+            #expect(kept == limit)
+        }
+    }
+
     // MARK: Bulk loading
 
     @Test func copyLoadsTenThousandRowsFasterThanPerRowInserts() throws {
