@@ -55,11 +55,11 @@ submissions)
 drain)
     # The benchmark starts and stops the worker itself (the queue is filled while no worker runs).
     # BENCH_WORKER=path drains with another SubmissionWorker binary (compare builds in alternating runs: the
-    # machine is noisy); BENCH_PACED_RATE=n measures latency at n msg/s instead of half the drain rate;
+    # machine is noisy); BENCH_PACED_RATE=n[,m…] measures latency at each rate instead of half the drain rate (0 = half);
     # BENCH_SCHOOLS=n spreads the inventories over n schools (default 1,000: 30 per school, the worst case for
     # the consumer loops, whose batches then always share schools and are decided in turn).
     LOG_LEVEL=warning "$bin/schoolict-bench" submissions-drain --count "${2:-30000}" --schools "${BENCH_SCHOOLS:-1000}" \
-        --worker "${BENCH_WORKER:-$bin/SubmissionWorker}" --paced-rate "${BENCH_PACED_RATE:-0}" \
+        --worker "${BENCH_WORKER:-$bin/SubmissionWorker}" $(for rate in ${BENCH_PACED_RATE//,/ }; do printf -- "--paced-rate %s " "$rate"; done) \
         --rabbitmq-pid "$(cat .data/rabbitmq.pid)" --postgres-pid "$(cat .data/postgres.pid)" \
         2>>.data/logs/bench-submission-worker.log
     ;;

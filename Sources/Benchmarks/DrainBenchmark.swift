@@ -18,7 +18,8 @@ struct DrainBenchmark: ParsableCommand {
     @Option(help: "PID of RabbitMQ (beam.smp), for its CPU time.") var rabbitmqPid: Int32?
     @Option(help: "PID of the PostgreSQL postmaster, for its and its backends' CPU time.") var postgresPid: Int32?
     @Option(help: "Seconds of paced load for the latency figures (0 = skip).") var pacedSeconds = 10
-    @Option(help: "Rate of the paced load, msg/s (0 = half the drain rate).") var pacedRate = 0
+    @Option(help: "Rate of the paced load, msg/s (0 = half the drain rate); repeat it for a line per rate.")
+    var pacedRate: [Int] = [0]
 
     /// The watcher acknowledges outcomes in groups (`multiple`), as a portal consuming at volume would: acking each one
     /// alone would add the benchmark's own broker work to the figures.
@@ -89,13 +90,24 @@ struct DrainBenchmark: ParsableCommand {
         }
         let total = [workerCPU, brokerCPU ?? 0, databaseCPU ?? 0].reduce(0, +)
 
-        // Latency at half the drain rate.
-        var latencyLine = "skipped"
-        if pacedSeconds > 0, seen.count == count {
-            let paced = pacedRate > 0 ? pacedRate : Int(rate / 2)
-            let latencies = try measureLatency(rate: paced, campaign: campaign, runID: runID, publisher: publisher, watcher: watcher)
-            latencyLine = String(format: "p50 %.1f ms, p99 %.1f ms at %d msg/s (%d messages)",
-                                 percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, paced, latencies.count)
+        // Latency at half the drain rate (or at the rates asked for), with the CPU each process spent per message
+        // meanwhile: publishing included, and in the small batches a steady load makes, unlike the drain's.
+        var latencyLines: [String] = []
+        var published = count
+        for requested in pacedSeconds > 0 && seen.count == count ? pacedRate : [] {
+            let paced = requested > 0 ? requested : Int(rate / 2)
+            let before = CPUSplit(worker: process.processIdentifier, rabbitmq: rabbitmqPid, postgres: postgresPid)
+            let pacedStart = ContinuousClock.now
+            let latencies = try measureLatency(rate: paced, from: published, campaign: campaign, runID: runID,
+                                               publisher: publisher, watcher: watcher)
+            let pacedTime = seconds(ContinuousClock.now - pacedStart)
+            let used = CPUSplit(worker: process.processIdentifier, rabbitmq: rabbitmqPid, postgres: postgresPid) - before
+            published += paced * pacedSeconds
+            let label = requested > 0 ? "latency, paced at    " : "latency at half rate,"
+            latencyLines.append(label + String(format: " %5d msg/s: p50 %.1f ms, p99 %.1f ms (%d messages)\n", paced,
+                                               percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
+                                               latencies.count)
+                                + "  CPU meanwhile        " + used.line(messages: latencies.count, seconds: pacedTime))
         }
         let peak = peakRSS(pid: process.processIdentifier)
         stopWorker(process)
@@ -105,19 +117,20 @@ struct DrainBenchmark: ParsableCommand {
             submissions drain: \(count) pre-published equipment_inventory messages x 10 items, one SubmissionWorker
               outcomes received      \(seen.count) (and \(duplicates) duplicate deliveries)
               drained in             \(format(drain)) s: \(String(format: "%.0f", rate)) msg/s (worker start to last outcome; \(String(format: "%.0f", Double(seen.count) / steady)) msg/s first to last outcome)
-              \(pacedRate > 0 ? "latency, paced       " : "latency at half rate ") \(latencyLine)
               CPU per message        worker \(perMessage(workerCPU)), RabbitMQ \(perMessage(brokerCPU)), PostgreSQL \(perMessage(databaseCPU)); \
             all \(perMessage(total)): \(String(format: "%.2f", total / drain)) of the machine's \(ProcessInfo.processInfo.activeProcessorCount) cores busy on average
-              worker peak RSS        \(peak.map { String(format: "%.1f MiB", $0) } ?? "n/a")
             """)
+        for line in latencyLines { print(line.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")) }
+        print("  worker peak RSS        \(peak.map { String(format: "%.1f MiB", $0) } ?? "n/a")")
         if seen.count < count { throw ExitCode(1) }
     }
 
-    /// Publishes at `rate` msg/s for `pacedSeconds` and returns each message's publish → outcome latency.
-    private func measureLatency(rate: Int, campaign: String, runID: String, publisher: AMQPConnection,
+    /// Publishes at `rate` msg/s for `pacedSeconds` (messages numbered from `first`) and returns each message's
+    /// publish → outcome latency.
+    private func measureLatency(rate: Int, from first: Int, campaign: String, runID: String, publisher: AMQPConnection,
                                 watcher: AMQPConnection) throws -> [Double] {
         let total = max(1, rate * pacedSeconds)
-        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: count..<(count + total), schools: schools)
+        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: first..<(first + total), schools: schools)
         let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
         let url = try BrokerEndpoints(try Configuration().amqpURL, shuffle: false).urls[0]
         let origin = ContinuousClock.now
@@ -131,7 +144,7 @@ struct DrainBenchmark: ParsableCommand {
                     let wait = due - ContinuousClock.now
                     if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.attoseconds) / 1e18 + Double(wait.components.seconds)) }
                     let now = ContinuousClock.now
-                    sentAt.withLock { for i in start..<min(messages.count, start + step) { $0[count + i] = now } }
+                    sentAt.withLock { for i in start..<min(messages.count, start + step) { $0[first + i] = now } }
                     for i in start..<min(messages.count, start + step) { try connection.publish(messages[i]) }
                     try connection.waitForConfirms()
                 }
@@ -186,4 +199,45 @@ struct DrainBenchmark: ParsableCommand {
     }
 
     private func format(_ value: Double) -> String { String(format: "%.2f", value) }
+}
+
+/// CPU seconds used so far by each process of a run, for the CPU each spent per message over a stretch of it.
+private struct CPUSplit {
+    var worker: Double
+    var rabbitmq: Double?
+    var postgres: Double?
+    /// This benchmark: its publisher and its watcher (their broker work is in `rabbitmq`).
+    var bench: Double
+
+    init(worker: Int32, rabbitmq: Int32?, postgres: Int32?) {
+        self.worker = cpuSeconds(pid: worker) ?? .nan
+        self.rabbitmq = rabbitmq.flatMap(cpuSeconds(pid:))
+        self.postgres = postgres.flatMap(cpuSecondsWithChildren(pid:))
+        bench = cpuSeconds(pid: getpid()) ?? .nan
+    }
+
+    private init(worker: Double, rabbitmq: Double?, postgres: Double?, bench: Double) {
+        self.worker = worker
+        self.rabbitmq = rabbitmq
+        self.postgres = postgres
+        self.bench = bench
+    }
+
+    static func - (after: CPUSplit, before: CPUSplit) -> CPUSplit {
+        CPUSplit(worker: after.worker - before.worker,
+                 rabbitmq: after.rabbitmq.flatMap { a in before.rabbitmq.map { a - $0 } },
+                 postgres: after.postgres.flatMap { a in before.postgres.map { a - $0 } },
+                 bench: after.bench - before.bench)
+    }
+
+    /// `worker 60 µs, RabbitMQ 90 µs, PostgreSQL 70 µs, benchmark 20 µs; 1.50 cores busy`.
+    func line(messages: Int, seconds: Double) -> String {
+        func perMessage(_ cpu: Double?) -> String {
+            cpu.map { String(format: "%.0f µs", 1e6 * $0 / Double(max(1, messages))) } ?? "n/a"
+        }
+        let total = worker + (rabbitmq ?? 0) + (postgres ?? 0) + bench
+        return "worker \(perMessage(worker)), RabbitMQ \(perMessage(rabbitmq)), PostgreSQL \(perMessage(postgres)), "
+            + "benchmark \(perMessage(bench)) (publishing included); "
+            + String(format: "%.2f cores busy", total / seconds)
+    }
 }
