@@ -42,7 +42,7 @@ public struct Configuration: Sendable, CustomStringConvertible {
     /// `MAX_MESSAGE_BYTES`: the largest message body a worker decodes (default 4 MiB); see ``MessageLimits``.
     public var messageLimits: MessageLimits
     /// `BATCH_MAX_WAIT_MS`: a batch stops growing this long after its first delivery, 0–10000 (default 10; 0 takes only
-    /// what has already arrived).
+    /// what has already arrived); up to twice this while another loop's batch is still being decided (``BatchFill``).
     public var batchMaximumWaitMilliseconds: Int
     /// `RETENTION_DAYS`: claims and stored outcomes older than this are deleted (default 90; 0 keeps them).
     public var retentionDays: Int

@@ -133,6 +133,22 @@ final class BatchOrder: @unchecked Sendable {  // all state is guarded by `condi
         condition.withLock { book.take() }
     }
 
+    /// Whether a batch taken earlier is still being decided (by another loop, when asked while taking).
+    var isDeciding: Bool {
+        condition.withLock { !book.held.isEmpty }
+    }
+
+    /// Waits until no batch is being decided, or `deadline`.
+    func waitUntilNoneDeciding(before deadline: ContinuousClock.Instant) {
+        condition.lock()
+        defer { condition.unlock() }
+        while !book.held.isEmpty {
+            let remaining = deadline - .now
+            guard remaining > .zero else { return }
+            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(remaining.nanoseconds) / 1e9))
+        }
+    }
+
     /// Declares what `sequence`'s deliveries depend on (``BatchOrderBook/declare(_:perDelivery:)``); throws when
     /// it was abandoned.
     func declare(_ sequence: UInt64, perDelivery keys: [BatchKeys]) throws -> (now: [Int], later: [Int]) {

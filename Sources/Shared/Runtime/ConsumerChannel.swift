@@ -54,16 +54,28 @@ final class ConsumerChannel: @unchecked Sendable {  // `connection`, `ledger`, `
         reportQueueDepth()
         guard let first = try nextDelivery(within: .milliseconds(200)) else { return nil }
         // A batch is bounded in bytes as well as in count, so a run of maximum-size messages cannot make a batch's
-        // memory grow with BATCH_SIZE.
-        // And in time: BATCH_MAX_WAIT_MS after its first delivery a batch only takes what is already there, so
-        // under a steady load it does not wait to fill, while a backlog still fills it. (0: only what is there.)
+        // memory grow with BATCH_SIZE; and in time (``BatchFill``).
         var deliveries = [first]
-        var bytes = first.body.count
-        let closesAt = ContinuousClock.now + .milliseconds(settings.batchMaximumWaitMilliseconds)
-        while deliveries.count < settings.batchSize, bytes < settings.batchMaximumBytes,
-              let next = try nextDelivery(within: min(.milliseconds(2), max(.zero, closesAt - .now))) {
-            deliveries.append(next)
-            bytes += next.body.count
+        var fill = BatchFill(firstBytes: first.body.count, countLimit: settings.batchSize,
+                             byteLimit: settings.batchMaximumBytes,
+                             maximumWait: .milliseconds(settings.batchMaximumWaitMilliseconds), now: .now)
+        filling: while true {
+            let next: AMQPDelivery?
+            switch fill.step(now: .now, othersDeciding: order.isDeciding) {
+            case .close:
+                break filling
+            case .holdForOthers(let until):
+                next = try nextDelivery(within: .zero)
+                // Woken at once when the other loop finishes; every few milliseconds to read what arrived.
+                if next == nil { order.waitUntilNoneDeciding(before: min(until, .now + .milliseconds(5))) }
+            case .waitForDelivery(let wait):
+                guard let delivery = try nextDelivery(within: wait) else { break filling }
+                next = delivery
+            }
+            if let next {
+                deliveries.append(next)
+                fill.add(bytes: next.body.count)
+            }
         }
         lock.withLock { ledger.received(deliveries.map(\.deliveryTag)) }
         return Batch(deliveries: deliveries, generation: generation, sequence: order.take())
