@@ -64,7 +64,7 @@ drain)
         2>>.data/logs/bench-submission-worker.log
     ;;
 hostile)
-    "$bin/SubmissionWorker" 2>.data/logs/bench-submission-worker.log &
+    "${BENCH_WORKER:-$bin/SubmissionWorker}" 2>.data/logs/bench-submission-worker.log &
     worker_pid=$!
     sleep 1
     "$bin/schoolict-bench" hostile --count "${2:-100}" --worker-pid "$worker_pid"
