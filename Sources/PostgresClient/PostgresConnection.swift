@@ -17,6 +17,9 @@ public final class PostgresConnection {
     /// set written in the code; the limit only bounds a caller that builds SQL text at run time.
     private var preparedStatements: [String: String] = [:]
     private var preparedStatementSerial = 0
+    /// A prepared statement no longer fit its table (0A000): the session's statements are deallocated before the
+    /// next one runs, so the server never holds more than the limit.
+    private var preparedStatementsStale = false
     public static let preparedStatementLimit = 256
 
     /// COPY data is sent in chunks of about this size: big enough that the per-call overhead
@@ -124,8 +127,8 @@ public final class PostgresConnection {
             return try rows(from: result)
         } catch where error.sqlState == "0A000" && statement != nil {
             // "cached plan must not change result type": a table a prepared statement reads changed shape (a
-            // migration ran beside this session). Forget them all; the next attempt prepares afresh.
-            preparedStatements.removeAll()
+            // migration ran beside this session). Drop them all; the next attempt prepares afresh.
+            preparedStatementsStale = true
             throw error
         }
     }
@@ -136,6 +139,13 @@ public final class PostgresConnection {
     /// more than the custom ones (`plan_cache_mode`). A statement that fails to prepare is not kept.
     private func preparedStatement(for sql: String, parameterCount: Int,
                                    handle: OpaquePointer) throws(PostgresError) -> String? {
+        if preparedStatementsStale {
+            // DEALLOCATE is not transactional and runs inside a transaction, but not in one that already failed.
+            guard PQtransactionStatus(handle) != PQTRANS_INERROR else { return nil }
+            try execute("DEALLOCATE ALL")
+            preparedStatements.removeAll()
+            preparedStatementsStale = false
+        }
         if let name = preparedStatements[sql] { return name }
         guard preparedStatements.count < Self.preparedStatementLimit else { return nil }
         preparedStatementSerial += 1

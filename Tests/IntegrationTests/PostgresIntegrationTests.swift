@@ -276,6 +276,10 @@ struct PostgresIntegrationTests {
             #expect(error?.sqlState == "0A000")
             let after = try connection.query("SELECT * FROM item WHERE id = $1", [1]).columns
             #expect(after == ["id", "name"])
+            // The stale statement was deallocated, not left beside its replacement.
+            let kept = try connection.query("SELECT count(*)::int FROM pg_prepared_statements WHERE statement = $1",
+                                            ["SELECT * FROM item WHERE id = $1"])[0].int(0)
+            #expect(kept == 1)
         }
     }
 
