@@ -58,10 +58,12 @@ drain)
     # machine is noisy); BENCH_PACED_RATE=n[,m…] measures latency at each rate instead of half the drain rate (0 = half);
     # BENCH_SCHOOLS=n spreads the inventories over n schools (default 1,000: 30 per school, the worst case for
     # the consumer loops, whose batches then always share schools and are decided in turn).
+    rates="${BENCH_PACED_RATE:-}"
     LOG_LEVEL=warning "$bin/schoolict-bench" submissions-drain --count "${2:-30000}" --schools "${BENCH_SCHOOLS:-1000}" \
-        --worker "${BENCH_WORKER:-$bin/SubmissionWorker}" $(for rate in ${BENCH_PACED_RATE//,/ }; do printf -- "--paced-rate %s " "$rate"; done) \
+        --worker "${BENCH_WORKER:-$bin/SubmissionWorker}" $(for rate in ${rates//,/ }; do printf -- "--paced-rate %s " "$rate"; done) \
         --rabbitmq-pid "$(cat .data/rabbitmq.pid)" --postgres-pid "$(cat .data/postgres.pid)" \
-        2>>.data/logs/bench-submission-worker.log
+        2>>.data/logs/bench-submission-worker.log ||
+        { echo "the drain benchmark failed: see the end of .data/logs/bench-submission-worker.log" >&2; exit 1; }
     ;;
 hostile)
     "${BENCH_WORKER:-$bin/SubmissionWorker}" 2>.data/logs/bench-submission-worker.log &

@@ -17,13 +17,17 @@ struct DrainBenchmark: ParsableCommand {
     var worker: String
     @Option(help: "PID of RabbitMQ (beam.smp), for its CPU time.") var rabbitmqPid: Int32?
     @Option(help: "PID of the PostgreSQL postmaster, for its and its backends' CPU time.") var postgresPid: Int32?
-    @Option(help: "Seconds of paced load for the latency figures (0 = skip).") var pacedSeconds = 10
+    @Option(help: "Seconds of paced load for the latency figures (0 = skip); a p99 for every 10 s of it too.")
+    var pacedSeconds = 30
     @Option(help: "Rate of the paced load, msg/s (0 = half the drain rate); repeat it for a line per rate.")
     var pacedRate: [Int] = [0]
 
     /// The watcher acknowledges outcomes in groups (`multiple`), as a portal consuming at volume would: acking each one
     /// alone would add the benchmark's own broker work to the figures.
     static let ackEvery = 200
+    /// The paced load's latency is also given per this many seconds of it: one stall of ~100 ms (500 messages at
+    /// 5,000 msg/s) is 1% of ten seconds, so a single window's p99 swings with it; the spread tells how much.
+    static let windowSeconds = 10
 
     func run() throws {
         let configuration = try Configuration()
@@ -98,16 +102,21 @@ struct DrainBenchmark: ParsableCommand {
             let paced = requested > 0 ? requested : Int(rate / 2)
             let before = CPUSplit(worker: process.processIdentifier, rabbitmq: rabbitmqPid, postgres: postgresPid)
             let pacedStart = ContinuousClock.now
-            let latencies = try measureLatency(rate: paced, from: published, campaign: campaign, runID: runID,
-                                               publisher: publisher, watcher: watcher)
+            let (latencies, windows) = try measureLatency(rate: paced, from: published, campaign: campaign,
+                                                          runID: runID, publisher: publisher, watcher: watcher)
             let pacedTime = seconds(ContinuousClock.now - pacedStart)
             let used = CPUSplit(worker: process.processIdentifier, rabbitmq: rabbitmqPid, postgres: postgresPid) - before
             published += paced * pacedSeconds
             let label = requested > 0 ? "latency, paced at    " : "latency at half rate,"
-            latencyLines.append(label + String(format: " %5d msg/s: p50 %.1f ms, p99 %.1f ms (%d messages)\n", paced,
-                                               percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000,
-                                               latencies.count)
-                                + "  CPU meanwhile        " + used.line(messages: latencies.count, seconds: pacedTime))
+            let ms = [50.0, 90, 99].map { percentile(latencies, $0) * 1000 }
+            latencyLines.append(label + String(format: " %5d msg/s: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms (%d messages)\n",
+                                               paced, ms[0], ms[1], ms[2], latencies.count)
+                                + (windows.count > 1 ? "  p99 per \(Self.windowSeconds) s         "
+                                    + windows.map { String(format: "%.1f", percentile($0, 99) * 1000) }.joined(separator: " · ")
+                                    + " ms (a stall of a tenth of a second moves one window's p99)\n" : "")
+                                + "  CPU meanwhile        " + used.line(messages: latencies.count, seconds: pacedTime) + "\n"
+                                + "  the load alone       " + loadAlone(rate: paced, campaign: campaign, runID: runID,
+                                                                        publisher: publisher))
         }
         let peak = peakRSS(pid: process.processIdentifier)
         stopWorker(process)
@@ -126,35 +135,19 @@ struct DrainBenchmark: ParsableCommand {
     }
 
     /// Publishes at `rate` msg/s for `pacedSeconds` (messages numbered from `first`) and returns each message's
-    /// publish → outcome latency.
+    /// publish → outcome latency, sorted, in all and per ``windowSeconds`` of publishing.
     private func measureLatency(rate: Int, from first: Int, campaign: String, runID: String, publisher: AMQPConnection,
-                                watcher: AMQPConnection) throws -> [Double] {
+                                watcher: AMQPConnection) throws -> (all: [Double], windows: [[Double]]) {
         let total = max(1, rate * pacedSeconds)
         let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: first..<(first + total), schools: schools)
         let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
-        let url = try BrokerEndpoints(try Configuration().amqpURL, shuffle: false).urls[0]
-        let origin = ContinuousClock.now
-        let pacer = Thread {
-            do {
-                let connection = try AMQPConnection(url: url)
-                try connection.enableConfirms()
-                let step = 20  // messages per tick: 50 ticks a second at 1,000 msg/s
-                for start in stride(from: 0, to: messages.count, by: step) {
-                    let due = origin + .seconds(Double(start) / Double(rate))
-                    let wait = due - ContinuousClock.now
-                    if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.attoseconds) / 1e18 + Double(wait.components.seconds)) }
-                    let now = ContinuousClock.now
-                    sentAt.withLock { for i in start..<min(messages.count, start + step) { $0[first + i] = now } }
-                    for i in start..<min(messages.count, start + step) { try connection.publish(messages[i]) }
-                    try connection.waitForConfirms()
-                }
-                connection.close()
-            } catch {
-                print("paced publisher failed: \(error)")
-            }
+        let pacer = try Self.pacer(messages, rate: rate) { range, now in
+            sentAt.withLock { for i in range { $0[first + i] = now } }
         }
         pacer.start()
         var latencies: [Double] = []
+        let windowCount = max(1, (pacedSeconds + Self.windowSeconds - 1) / Self.windowSeconds)
+        var windows = [[Double]](repeating: [], count: windowCount)
         let prefix = "\(campaign)-"
         var idle = 0
         var unacked = 0
@@ -174,8 +167,71 @@ struct DrainBenchmark: ParsableCommand {
             guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
                   let sent = sentAt.withLock({ $0.removeValue(forKey: index) }) else { continue }
             latencies.append(seconds(now - sent))
+            windows[min(windows.count - 1, (index - first) / (rate * Self.windowSeconds))].append(latencies.last!)
         }
-        return latencies.sorted()
+        return (latencies.sorted(), windows.map { $0.sorted() })
+    }
+
+    /// `RabbitMQ 80 µs, benchmark 20 µs per message (…)`: ``measureLoadAlone(rate:campaign:runID:publisher:)``.
+    private func loadAlone(rate: Int, campaign: String, runID: String, publisher: AMQPConnection) -> String {
+        guard let (broker, bench) = try? measureLoadAlone(rate: rate, campaign: campaign, runID: runID,
+                                                          publisher: publisher) else { return "n/a" }
+        let messages = Double(max(1, rate * Self.windowSeconds))
+        return "RabbitMQ \(broker.map { String(format: "%.0f µs", 1e6 * $0 / messages) } ?? "n/a"), "
+            + String(format: "benchmark %.0f µs per message", 1e6 * bench / messages)
+            + " (the same publishing into a quorum queue nobody consumes)"
+    }
+
+    /// A thread that publishes `messages` at `rate` msg/s on a connection of its own, in ticks of 20 (50 ticks a
+    /// second at 1,000 msg/s), waiting for each tick's confirms as a portal would; `tick` is told which messages go
+    /// out and when, just before they do.
+    private static func pacer(_ messages: [AMQPMessage], rate: Int,
+                              tick: @escaping @Sendable (Range<Int>, ContinuousClock.Instant) -> Void) throws -> Thread {
+        let url = try BrokerEndpoints(try Configuration().amqpURL, shuffle: false).urls[0]
+        let origin = ContinuousClock.now
+        return Thread {
+            do {
+                let connection = try AMQPConnection(url: url)
+                try connection.enableConfirms()
+                let step = 20
+                for start in stride(from: 0, to: messages.count, by: step) {
+                    let due = origin + .seconds(Double(start) / Double(rate))
+                    let wait = due - ContinuousClock.now
+                    if wait > .zero { Thread.sleep(forTimeInterval: Double(wait.components.attoseconds) / 1e18 + Double(wait.components.seconds)) }
+                    let range = start..<min(messages.count, start + step)
+                    tick(range, ContinuousClock.now)
+                    for i in range { try connection.publish(messages[i]) }
+                    try connection.waitForConfirms()
+                }
+                connection.close()
+            } catch {
+                print("paced publisher failed: \(error)")
+            }
+        }
+    }
+
+    /// The CPU the paced load costs before the system touches it: the same inventories at the same rate, published
+    /// the same way into a quorum queue of the benchmark's own that nobody consumes (the broker's ingest and
+    /// confirms, and the benchmark's publishing). Returns RabbitMQ's and the benchmark's CPU seconds.
+    private func measureLoadAlone(rate: Int, campaign: String, runID: String,
+                                  publisher: AMQPConnection) throws -> (rabbitmq: Double?, bench: Double) {
+        let queue = "bench-load-alone-\(runID)-\(rate)"
+        try publisher.declareQueue(queue, arguments: [("x-queue-type", .string("quorum"))])
+        let count = max(1, rate * Self.windowSeconds)
+        let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: 0..<count, schools: schools).map {
+            message in
+            var message = message
+            message.exchange = ""
+            message.routingKey = queue
+            return message
+        }
+        let brokerBefore = rabbitmqPid.flatMap(cpuSeconds(pid:))
+        let benchBefore = cpuSeconds(pid: getpid()) ?? .nan
+        let pacer = try Self.pacer(messages, rate: rate) { _, _ in }
+        pacer.start()
+        while !pacer.isFinished { Thread.sleep(forTimeInterval: 0.05) }
+        let broker = rabbitmqPid.flatMap(cpuSeconds(pid:)).flatMap { after in brokerBefore.map { after - $0 } }
+        return (broker, (cpuSeconds(pid: getpid()) ?? .nan) - benchBefore)
     }
 
     private func startWorker() throws -> Process {
