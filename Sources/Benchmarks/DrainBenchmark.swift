@@ -50,7 +50,7 @@ struct DrainBenchmark: ParsableCommand {
         try publisher.publishConfirmed(messages, window: 1_000, timeout: .seconds(120))
         let publishTime = seconds(ContinuousClock.now - publishStart)
         print("pre-published \(count) inventories in \(format(publishTime)) s")
-        fflush(nil)  // out now, also into a file: scripts/chaos-cluster.sh starts its faults on this line
+        fflush(nil)  // out now, also when written into a file (a script may wait for this line)
 
         // The drain.
         let brokerBefore = rabbitmqPid.flatMap(cpuSeconds(pid:))
