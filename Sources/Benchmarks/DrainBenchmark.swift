@@ -99,7 +99,7 @@ struct DrainBenchmark: ParsableCommand {
         var latencyLines: [String] = []
         var published = count
         for requested in pacedSeconds > 0 && seen.count == count ? pacedRate : [] {
-            let paced = requested > 0 ? requested : Int(rate / 2)
+            let paced = max(1, requested > 0 ? requested : Int(rate / 2))
             let before = CPUSplit(worker: process.processIdentifier, rabbitmq: rabbitmqPid, postgres: postgresPid)
             let pacedStart = ContinuousClock.now
             let (latencies, windows) = try measureLatency(rate: paced, from: published, campaign: campaign,
