@@ -25,6 +25,15 @@ extension AMQPConnection {
         try check(amqp_get_rpc_reply(state), "queue.declare \(name)")
     }
 
+    /// Deletes a queue and the messages in it (whether or not it has consumers or messages).
+    public func deleteQueue(_ name: String) throws(AMQPError) {
+        let state = try liveState()
+        name.withCString { namePointer in
+            _ = amqp_queue_delete(state, channel, camqp_bytes(namePointer), 0, 0)
+        }
+        try check(amqp_get_rpc_reply(state), "queue.delete \(name)")
+    }
+
     /// Binds a queue to an exchange with a routing-key pattern.
     public func bindQueue(_ queue: String, exchange: String, routingKey: String) throws(AMQPError) {
         let state = try liveState()

@@ -116,7 +116,8 @@ struct DrainBenchmark: ParsableCommand {
                                     + " ms (a stall of a tenth of a second moves one window's p99)\n" : "")
                                 + "  CPU meanwhile        " + used.line(messages: latencies.count, seconds: pacedTime) + "\n"
                                 + "  the load alone       " + loadAlone(rate: paced, campaign: campaign, runID: runID,
-                                                                        publisher: publisher))
+                                                                        publisher: publisher,
+                                                                        worker: process.processIdentifier))
         }
         let peak = peakRSS(pid: process.processIdentifier)
         stopWorker(process)
@@ -166,19 +167,24 @@ struct DrainBenchmark: ParsableCommand {
             if unacked == Self.ackEvery { try watcher.ack(delivery.deliveryTag, multiple: true); lastTag = nil; unacked = 0 }
             guard let id = delivery.correlationID, id.hasPrefix(prefix), let index = Int(id.dropFirst(prefix.count)),
                   let sent = sentAt.withLock({ $0.removeValue(forKey: index) }) else { continue }
-            latencies.append(seconds(now - sent))
-            windows[min(windows.count - 1, (index - first) / (rate * Self.windowSeconds))].append(latencies.last!)
+            let latency = seconds(now - sent)
+            latencies.append(latency)
+            windows[min(windows.count - 1, (index - first) / (rate * Self.windowSeconds))].append(latency)
         }
         return (latencies.sorted(), windows.map { $0.sorted() })
     }
 
-    /// `RabbitMQ 80 µs, benchmark 20 µs per message (…)`: ``measureLoadAlone(rate:campaign:runID:publisher:)``.
-    private func loadAlone(rate: Int, campaign: String, runID: String, publisher: AMQPConnection) -> String {
-        guard let (broker, bench) = try? measureLoadAlone(rate: rate, campaign: campaign, runID: runID,
-                                                          publisher: publisher) else { return "n/a" }
+    /// `RabbitMQ 80 µs, benchmark 20 µs per message (…)`: ``measureLoadAlone(rate:campaign:runID:publisher:worker:)``.
+    private func loadAlone(rate: Int, campaign: String, runID: String, publisher: AMQPConnection, worker: Int32) -> String {
+        let used: CPUSplit
+        do {
+            used = try measureLoadAlone(rate: rate, campaign: campaign, runID: runID, publisher: publisher, worker: worker)
+        } catch {
+            return "n/a (\(error))"
+        }
         let messages = Double(max(1, rate * Self.windowSeconds))
-        return "RabbitMQ \(broker.map { String(format: "%.0f µs", 1e6 * $0 / messages) } ?? "n/a"), "
-            + String(format: "benchmark %.0f µs per message", 1e6 * bench / messages)
+        return "RabbitMQ \(used.rabbitmq.map { String(format: "%.0f µs", 1e6 * $0 / messages) } ?? "n/a"), "
+            + String(format: "benchmark %.0f µs per message", 1e6 * used.bench / messages)
             + " (the same publishing into a quorum queue nobody consumes)"
     }
 
@@ -212,11 +218,13 @@ struct DrainBenchmark: ParsableCommand {
 
     /// The CPU the paced load costs before the system touches it: the same inventories at the same rate, published
     /// the same way into a quorum queue of the benchmark's own that nobody consumes (the broker's ingest and
-    /// confirms, and the benchmark's publishing). Returns RabbitMQ's and the benchmark's CPU seconds.
-    private func measureLoadAlone(rate: Int, campaign: String, runID: String,
-                                  publisher: AMQPConnection) throws -> (rabbitmq: Double?, bench: Double) {
+    /// confirms, and the benchmark's publishing). Returns the CPU each process spent meanwhile.
+    private func measureLoadAlone(rate: Int, campaign: String, runID: String, publisher: AMQPConnection,
+                                  worker: Int32) throws -> CPUSplit {
         let queue = "bench-load-alone-\(runID)-\(rate)"
         try publisher.declareQueue(queue, arguments: [("x-queue-type", .string("quorum"))])
+        // Deleted once measured: its messages would otherwise sit in the broker's memory through the later rates.
+        defer { try? publisher.deleteQueue(queue) }
         let count = max(1, rate * Self.windowSeconds)
         let messages = InventoryMessages.make(campaign: campaign, runID: runID, range: 0..<count, schools: schools).map {
             message in
@@ -225,13 +233,11 @@ struct DrainBenchmark: ParsableCommand {
             message.routingKey = queue
             return message
         }
-        let brokerBefore = rabbitmqPid.flatMap(cpuSeconds(pid:))
-        let benchBefore = cpuSeconds(pid: getpid()) ?? .nan
+        let before = CPUSplit(worker: worker, rabbitmq: rabbitmqPid, postgres: postgresPid)
         let pacer = try Self.pacer(messages, rate: rate) { _, _ in }
         pacer.start()
         while !pacer.isFinished { Thread.sleep(forTimeInterval: 0.05) }
-        let broker = rabbitmqPid.flatMap(cpuSeconds(pid:)).flatMap { after in brokerBefore.map { after - $0 } }
-        return (broker, (cpuSeconds(pid: getpid()) ?? .nan) - benchBefore)
+        return CPUSplit(worker: worker, rabbitmq: rabbitmqPid, postgres: postgresPid) - before
     }
 
     private func startWorker() throws -> Process {

@@ -142,11 +142,6 @@ public final class ScratchVirtualHost {
         return "\(scheme)://\(Self.encode(amqpURL.user)):\(Self.encode(amqpURL.password))@\(amqpURL.host):\(amqpURL.port)/\(name)"
     }
 
-    /// Deletes a queue of this vhost (the AMQP client has no `queue.delete`).
-    public func deleteQueue(_ queue: String) throws {
-        try request("DELETE", "/api/queues/\(name)/\(queue)", expecting: [204])
-    }
-
     public func delete() {
         guard !deleted else { return }
         deleted = true

@@ -311,7 +311,7 @@ final class IntegrationHarness {
 
     /// Ends ``refuseEvents()``.
     func acceptEvents() throws {
-        try virtualHost.deleteQueue(Self.blockerQueue)
+        try publisher.deleteQueue(Self.blockerQueue)
     }
 
     /// Waits until every message id has `count` outcomes; returns the first outcome of each.
